@@ -1,0 +1,13 @@
+"""The engine: one pass, chunks, or worker processes, all through init/update/merge/finalize.
+
+Examples
+--------
+>>> from stickykit.engine import compute
+>>> compute("nps", {"nps": [10, 10, 3]}).value
+33.333...
+"""
+
+from stickykit.engine._compute import compute
+from stickykit.engine.serial import fold, tree_merge
+
+__all__ = ["compute", "fold", "tree_merge"]

@@ -1,0 +1,154 @@
+"""Exceptions raised by stickykit.
+
+Every error a user can trigger derives from :class:`StickykitError`, so an application that
+embeds stickykit can catch them all in one place.
+
+Examples
+--------
+>>> from stickykit.errors import ValidationError
+>>> err = ValidationError(record="Survey", field="nps", row=17, value=11, expected="an integer in [0, 10]")
+>>> print(err)
+Survey.nps @ row 17: 11 is invalid, expected an integer in [0, 10]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "DuplicateMetricError",
+    "InsufficientDataError",
+    "MissingDependencyError",
+    "NotFittedError",
+    "StateMismatchError",
+    "StickykitError",
+    "UnknownMetricError",
+    "UnpicklableMetricError",
+    "ValidationError",
+]
+
+
+class StickykitError(Exception):
+    """Base class of every error stickykit raises on purpose."""
+
+
+class ValidationError(StickykitError, ValueError):
+    """Input failed a validation rule.
+
+    Parameters
+    ----------
+    record : str
+        The record or frame type being built (``"Event"``, ``"SurveyFrame"``...).
+    field : str
+        The field or column that failed.
+    row : int or None
+        The 0-based input row of the first failure, or ``None`` for a record built alone.
+    value : object
+        The offending value.
+    expected : str
+        What the field accepts, in words.
+    n_failing : int
+        How many input rows fail any rule in all (1 for a single record).
+
+    Examples
+    --------
+    >>> err = ValidationError(record="Event", field="amount", row=None, value=float("nan"),
+    ...                       expected="a finite number")
+    >>> err.field
+    'amount'
+    """
+
+    def __init__(
+        self,
+        *,
+        record: str,
+        field: str,
+        row: int | None,
+        value: Any,
+        expected: str,
+        n_failing: int = 1,
+    ) -> None:
+        self.record = record
+        self.field = field
+        self.row = row
+        self.value = value
+        self.expected = expected
+        self.n_failing = n_failing
+        where = f"{record}.{field}" if row is None else f"{record}.{field} @ row {row}"
+        message = f"{where}: {value!r} is invalid, expected {expected}"
+        if n_failing > 1:
+            message += f" ({n_failing:,} rows fail in all; pass errors='quarantine' to keep the rest)"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_validation_error, (self.record, self.field, self.row, self.value,
+                                            self.expected, self.n_failing))
+
+
+def _rebuild_validation_error(
+    record: str, field: str, row: int | None, value: Any, expected: str, n_failing: int
+) -> ValidationError:
+    return ValidationError(
+        record=record, field=field, row=row, value=value, expected=expected, n_failing=n_failing
+    )
+
+
+class UnknownMetricError(StickykitError, KeyError):
+    """No registered metric has the requested name.
+
+    Examples
+    --------
+    >>> print(UnknownMetricError("npss", ["nps"]))
+    no metric named 'npss'; did you mean 'nps'?
+    """
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestions = tuple(suggestions)
+        message = f"no metric named {name!r}"
+        if self.suggestions:
+            message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        else:
+            message += "; list the registered metrics with stickykit.list_metrics()"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DuplicateMetricError(StickykitError):
+    """Two plugins registered a metric under the same name.
+
+    Examples
+    --------
+    >>> print(DuplicateMetricError("nps", "stickykit.metrics.survey.nps", "acme_metrics"))
+    metric 'nps' is registered twice: by 'stickykit.metrics.survey.nps' and by 'acme_metrics'
+    """
+
+    def __init__(self, name: str, first_source: str, second_source: str) -> None:
+        self.name = name
+        self.sources = (first_source, second_source)
+        super().__init__(
+            f"metric {name!r} is registered twice: by {first_source!r} and by {second_source!r}"
+        )
+
+
+class StateMismatchError(StickykitError, ValueError):
+    """Two metric states cannot be merged (different metric or parameters)."""
+
+
+class InsufficientDataError(StickykitError, ValueError):
+    """There is no data to compute a result from (for example no valid answers)."""
+
+
+class UnpicklableMetricError(StickykitError, TypeError):
+    """A metric cannot be sent to worker processes because it does not pickle."""
+
+
+class MissingDependencyError(StickykitError, ImportError):
+    """An optional dependency is needed; the message names the extra that installs it."""
+
+
+class NotFittedError(StickykitError, ValueError):
+    """A model was used before ``fit`` was called."""

@@ -1,0 +1,343 @@
+"""Permissive conversion of one input column to the strict frame dtype, with its violations.
+
+Each converter takes a column as numpy gives it (ints, floats with NaN, strings, objects with
+``None``, ``datetime64``) and returns the typed array, a missing mask (or ``None``) and the
+violations found. Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stickykit.frames import TEXT_DTYPE
+from stickykit.io.validate import Violation, violation
+
+__all__ = [
+    "Converted",
+    "to_answers",
+    "to_float",
+    "to_id",
+    "to_int",
+    "to_text",
+    "to_time",
+]
+
+Converted = tuple[NDArray[Any], NDArray[np.bool_] | None, list[Violation]]
+
+_MISSING_TEXT = ("", "nan", "NaN", "None", "NA", "<NA>", "NaT", "null", "NULL")
+
+
+def _keep(v: Violation | None, out: list[Violation]) -> None:
+    if v is not None:
+        out.append(v)
+
+
+def _text_missing(text: NDArray[Any]) -> NDArray[np.bool_]:
+    stripped = np.strings.strip(text)
+    return np.isin(stripped, _MISSING_TEXT)
+
+
+def _as_text(values: NDArray[Any]) -> NDArray[np.str_]:
+    """Object or string column to a unicode array ("None"/"nan" mark missing values)."""
+    return values.astype(str)
+
+
+def _float_missing(values: NDArray[Any]) -> NDArray[np.bool_]:
+    return np.isnan(values)
+
+
+def to_int(
+    values: NDArray[Any],
+    field: str,
+    *,
+    dtype: type[np.integer[Any]] = np.int64,
+    lo: int | None = None,
+    hi: int | None = None,
+    allow_missing: bool = True,
+    expected: str | None = None,
+) -> Converted:
+    """Convert to an integer dtype; NaN/None/empty text is missing; non-integers are violations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, missing, bad = to_int(np.array([1.0, np.nan, 7.5]), "q", dtype=np.int8, lo=0, hi=10)
+    >>> out.tolist(), missing.tolist(), bad[0].rows.tolist()
+    ([1, 0, 0], [False, True, False], [2])
+    """
+    info = np.iinfo(dtype)
+    lo_ = info.min if lo is None else lo
+    hi_ = info.max if hi is None else hi
+    what = expected or f"an integer in [{lo_}, {hi_}]"
+    out_violations: list[Violation] = []
+    values = np.asarray(values)
+    missing: NDArray[np.bool_] | None = None
+    if values.dtype.kind == "b":
+        _keep(violation(field, np.ones(len(values), bool), values, what), out_violations)
+        return np.zeros(len(values), dtype), None, out_violations
+    if values.dtype.kind in "iu":
+        whole = values
+        bad_type = None
+    elif values.dtype.kind == "f":
+        missing = _float_missing(values)
+        finite = np.isfinite(values)
+        bad_type = finite & (np.floor(values) != values) | (~finite & ~missing)
+        whole = np.where(finite & ~bad_type, values, 0)
+    else:
+        text = np.strings.strip(_as_text(values))
+        missing = _text_missing(text)
+        unsigned = np.strings.lstrip(text, "+-")
+        # a leading sign may appear once; digits only after it
+        numeric = np.strings.isdecimal(unsigned) & (
+            np.strings.str_len(text) - np.strings.str_len(unsigned) <= 1
+        )
+        bad_type = ~numeric & ~missing
+        whole = np.zeros(len(values), dtype=np.int64)
+        ok = numeric & ~bad_type
+        if ok.any():
+            digits = np.strings.str_len(unsigned[ok])
+            long = digits > 18
+            parsed = np.zeros(int(ok.sum()), dtype=np.int64)
+            parsed[~long] = text[ok][~long].astype(np.int64)
+            parsed[long] = np.iinfo(np.int64).max
+            whole[ok] = parsed
+    if bad_type is not None:
+        _keep(violation(field, bad_type, values, what), out_violations)
+    valid = np.ones(len(values), bool) if missing is None else ~missing
+    if bad_type is not None:
+        valid &= ~bad_type
+    out_of_range = valid & ((whole < lo_) | (whole > hi_))
+    _keep(violation(field, out_of_range, values, what), out_violations)
+    if missing is not None and not allow_missing:
+        _keep(violation(field, missing, values, what), out_violations)
+    if missing is not None and not missing.any():
+        missing = None
+    if whole.dtype == dtype and not out_of_range.any():
+        return whole, missing, out_violations
+    safe = np.where(valid & ~out_of_range, whole, 0)
+    return safe.astype(dtype), missing, out_violations
+
+
+def to_answers(
+    values: NDArray[Any], field: str, scale: tuple[int, int] | None, missing_codes: tuple[int, ...]
+) -> Converted:
+    """Survey answers to ``int8``; ``missing_codes`` (e.g. ``-99``) count as unanswered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, missing, bad = to_answers(np.array([9, -99, 4]), "q", (1, 5), (-99,))
+    >>> out.tolist(), missing.tolist(), bad[0].describe(0)
+    ([0, 0, 4], [False, True, False], 'q @ row 0: 9 is invalid, expected an integer in [1, 5]')
+    """
+    values = np.asarray(values)
+    coded: NDArray[np.bool_] | None = None
+    if missing_codes and values.dtype.kind in "iuf":
+        coded = np.isin(values, missing_codes)
+        if coded.any():
+            values = np.where(coded, np.nan if values.dtype.kind == "f" else 0, values)
+    lo, hi = scale if scale is not None else (None, None)
+    out, missing, bad = to_int(values, field, dtype=np.int8, lo=lo, hi=hi)
+    if coded is not None and coded.any():
+        if values.dtype.kind in "iu":
+            # the codes were replaced by 0 above: they are missing, never out-of-scale answers
+            kept = [_drop_rows(v, coded) for v in bad]
+            bad = [v for v in kept if v is not None]
+        missing = coded if missing is None else (missing | coded)
+    return out, missing, bad
+
+
+def _drop_rows(v: Violation, drop: NDArray[np.bool_]) -> Violation | None:
+    keep = ~drop[v.rows]
+    if not keep.any():
+        return None
+    return Violation(field=v.field, rows=v.rows[keep], values=v.values[keep], expected=v.expected)
+
+
+def to_float(
+    values: NDArray[Any], field: str, *, lo: float | None = None, allow_missing: bool = False
+) -> Converted:
+    """Convert to float64; non-numbers and non-finite values are violations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, _, bad = to_float(np.array(["1.5", "x", "inf"], dtype=object), "amount")
+    >>> out.tolist(), bad[0].rows.tolist()
+    ([1.5, 0.0, 0.0], [1, 2])
+    """
+    values = np.asarray(values)
+    expected = "a finite number" if lo is None else f"a finite number >= {lo:g}"
+    found: list[Violation] = []
+    if values.dtype.kind in "iuf":
+        numbers = values.astype(np.float64, copy=False)
+        missing = np.isnan(numbers)
+        bad = ~np.isfinite(numbers) & ~missing
+    elif values.dtype.kind == "b":
+        numbers = np.zeros(len(values))
+        missing = np.zeros(len(values), bool)
+        bad = np.ones(len(values), bool)
+    else:
+        text = np.strings.strip(_as_text(values))
+        missing = _text_missing(text)
+        numbers = np.zeros(len(values))
+        parsable = ~missing & _looks_numeric(text)
+        numbers[parsable] = text[parsable].astype(np.float64)
+        bad = (~parsable & ~missing) | (parsable & ~np.isfinite(numbers))
+    if lo is not None:
+        bad |= ~missing & np.isfinite(numbers) & (numbers < lo)
+    if not allow_missing:
+        bad |= missing
+    _keep(violation(field, bad, values, expected), found)
+    clean = np.where(bad | missing, 0.0 if not allow_missing else np.nan, numbers)
+    has_missing = allow_missing and bool(missing.any())
+    return clean.astype(np.float64, copy=False), missing if has_missing else None, found
+
+
+def _looks_numeric(text: NDArray[np.str_]) -> NDArray[np.bool_]:
+    body = np.strings.lstrip(text, "+-")
+    body = np.strings.replace(body, ".", "", 1)
+    mantissa = np.strings.partition(np.strings.lower(body), "e")
+    head, sep, tail = mantissa[0], mantissa[1], mantissa[2]
+    tail = np.strings.lstrip(tail, "+-")
+    ok_head = np.strings.isdecimal(head)
+    ok_tail = (sep == "") | np.strings.isdecimal(tail)
+    special = np.isin(np.strings.lower(np.strings.lstrip(text, "+-")), ("inf", "infinity", "nan"))
+    return (ok_head & ok_tail) | special
+
+
+def to_id(values: NDArray[Any], field: str, *, allow_missing: bool = False) -> Converted:
+    """Ids to int64 (integers, or floats that are whole) or unicode (anything else).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_id(np.array([3.0, 4.0]), "customer_id")[0].dtype
+    dtype('int64')
+    >>> to_id(np.array([" a", "b"], dtype=object), "customer_id")[0].tolist()
+    ['a', 'b']
+    """
+    values = np.asarray(values)
+    found: list[Violation] = []
+    expected = "a non-empty id" if not allow_missing else "an id"
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64, copy=False), None, found
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        bad = ~missing & ((np.floor(values) != values) | ~np.isfinite(values))
+        _keep(violation(field, bad, values, "an integer or text id"), found)
+        if not allow_missing:
+            _keep(violation(field, missing, values, expected), found)
+        ids = np.where(missing | bad, 0, values).astype(np.int64)
+        return ids, missing if missing.any() else None, found
+    if values.dtype.kind == "b":
+        _keep(violation(field, np.ones(len(values), bool), values, "an integer or text id"), found)
+        return np.zeros(len(values), np.int64), None, found
+    text = np.strings.strip(_as_text(values))
+    missing = _text_missing(text)
+    if not allow_missing:
+        _keep(violation(field, missing, values, expected), found)
+    return text, missing if missing.any() else None, found
+
+
+def to_text(values: NDArray[Any]) -> NDArray[Any]:
+    """Free text to numpy ``StringDType`` with ``None`` where missing."""
+    values = np.asarray(values)
+    if values.dtype == TEXT_DTYPE:
+        return values
+    if values.dtype.kind == "O":
+        text = values.astype(TEXT_DTYPE)
+        is_missing = _text_missing(values.astype(str))
+        text[is_missing] = None
+        return text
+    text = values.astype(TEXT_DTYPE)
+    text[_text_missing(values.astype(str))] = None
+    return text
+
+
+def _localize(naive_us: NDArray[np.datetime64], tz: str | dt.tzinfo) -> NDArray[np.datetime64]:
+    """Wall-clock times in zone ``tz`` to UTC, computing the offset once per distinct hour.
+
+    Ambiguous times at a DST fall-back take the first occurrence (``fold=0``).
+    """
+    zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
+    if zone in (dt.UTC, zoneinfo.ZoneInfo("UTC")):
+        return naive_us
+    present = ~np.isnat(naive_us)
+    hours = naive_us[present].astype("datetime64[h]")
+    unique_hours, inverse = np.unique(hours, return_inverse=True)
+    offsets = np.array(
+        [
+            int(zone.utcoffset(h.astype(dt.datetime)) // dt.timedelta(microseconds=1))  # type: ignore[operator]
+            for h in unique_hours
+        ],
+        dtype=np.int64,
+    )
+    out = naive_us.copy()
+    out[present] = naive_us[present] - offsets[inverse].astype("timedelta64[us]")
+    return out
+
+
+def to_time(
+    values: NDArray[Any],
+    field: str,
+    *,
+    tz: str | dt.tzinfo | None,
+    aware: bool,
+    allow_missing: bool,
+) -> Converted:
+    """Times to ``datetime64[us]`` UTC.
+
+    ``aware`` says the values are already UTC instants (a timezone-aware dataframe column).
+    Naive values (numpy ``datetime64``, ISO text without offset) need ``tz``; without it every
+    row is a violation that says to name the zone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array(["2024-01-01T12:00"], dtype="datetime64[m]")
+    >>> to_time(t, "timestamp", tz="Asia/Shanghai", aware=False, allow_missing=False)[0]
+    array(['2024-01-01T04:00:00.000000'], dtype='datetime64[us]')
+    """
+    values = np.asarray(values)
+    found: list[Violation] = []
+    if values.dtype.kind == "M":
+        stamps = values.astype("datetime64[us]")
+        bad_text = np.zeros(len(values), bool)
+    else:
+        text = np.strings.strip(_as_text(values))
+        missing_text = _text_missing(text)
+        stamps = np.full(len(values), np.datetime64("NaT", "us"))
+        bad_text = np.zeros(len(values), bool)
+        parsable = ~missing_text
+        if parsable.any():
+            try:
+                stamps[parsable] = text[parsable].astype("datetime64[us]")
+            except ValueError:
+                bad_text = parsable.copy()
+                stamps[:] = np.datetime64("NaT", "us")
+        _keep(violation(field, bad_text, values, "an ISO 8601 date-time"), found)
+    missing = np.isnat(stamps) & ~bad_text
+    if not allow_missing:
+        _keep(violation(field, missing, values, "a date-time"), found)
+    if not aware:
+        if tz is None:
+            present = ~np.isnat(stamps)
+            _keep(
+                violation(
+                    field,
+                    present,
+                    values,
+                    "a timezone-aware time (these are naive: pass tz='UTC' or the zone they "
+                    "were recorded in)",
+                ),
+                found,
+            )
+        else:
+            stamps = _localize(stamps, tz)
+    return stamps, missing if missing.any() else None, found

@@ -1,0 +1,178 @@
+"""Turning rule violations into an error or a quarantine.
+
+``errors="raise"`` raises :class:`~stickykit.errors.ValidationError` for the first failing row
+and says how many rows fail in all. ``errors="quarantine"`` returns a :class:`LoadResult`: the
+accepted rows as a frame, the rejected row numbers, and one reason per failing (row, rule).
+``n_accepted + n_rejected == n_input`` is checked whenever a result is built.
+
+Examples
+--------
+>>> import numpy as np
+>>> from stickykit.io.validate import violation
+>>> v = violation("nps", np.array([False, True]), np.array([5, 12]), "an integer in [0, 10]")
+>>> rejected_rows([v], 2).tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import numpy as np
+from numpy.typing import NDArray
+
+from stickykit.errors import ValidationError
+from stickykit.io.validate import Violation
+
+__all__ = ["Errors", "LoadResult", "Reason", "raise_first", "rejected_rows"]
+
+Errors = Literal["raise", "quarantine"]
+F = TypeVar("F")
+
+
+@attrs.frozen
+class Reason:
+    """Why one input row was rejected by one rule."""
+
+    row: int
+    field: str
+    value: Any
+    expected: str
+
+    def __str__(self) -> str:
+        return f"{self.field} @ row {self.row}: {self.value!r} is invalid, expected {self.expected}"
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("raise", "quarantine"):
+        msg = f"errors must be 'raise' or 'quarantine', got {errors!r}"
+        raise ValueError(msg)
+
+
+def rejected_rows(violations: Sequence[Violation], n_input: int) -> NDArray[np.int64]:
+    """Sorted unique input rows that fail at least one rule."""
+    del n_input
+    if not violations:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate([v.rows for v in violations]))
+
+
+def raise_first(record: str, violations: Sequence[Violation]) -> None:
+    """Raise a :class:`ValidationError` for the lowest failing row, if any rule failed."""
+    violations = [v for v in violations if len(v)]
+    if not violations:
+        return
+    first = min(violations, key=lambda v: int(v.rows[0]))
+    n_failing = len(rejected_rows(violations, 0))
+    raise ValidationError(
+        record=record,
+        field=first.field,
+        row=int(first.rows[0]),
+        value=first.value(0),
+        expected=first.expected,
+        n_failing=n_failing,
+    )
+
+
+@attrs.frozen(eq=False)
+class LoadResult(Generic[F]):
+    """The outcome of loading with ``errors="quarantine"``.
+
+    Parameters
+    ----------
+    accepted : frame
+        The rows that passed every rule.
+    rejected : numpy.ndarray
+        Sorted 0-based input row numbers that failed at least one rule.
+    violations : tuple of Violation
+        Every failing rule, with its rows and values.
+    n_input : int
+        Rows that came in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stickykit.io import load_survey
+    >>> res = load_survey({"respondent_id": [1, 2, 3], "nps": [9, 11, None]}, items=["nps"],
+    ...                   scales={"nps": (0, 10)}, errors="quarantine")
+    >>> res.n_accepted, res.n_rejected, res.n_input
+    (2, 1, 3)
+    >>> print(res.reasons[0])
+    nps @ row 1: 11 is invalid, expected an integer in [0, 10]
+    """
+
+    accepted: F
+    rejected: NDArray[np.int64]
+    violations: tuple[Violation, ...]
+    n_input: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.n_accepted + self.n_rejected != self.n_input:
+            msg = (
+                f"internal error: {self.n_accepted} accepted + {self.n_rejected} rejected "
+                f"!= {self.n_input} input rows"
+            )
+            raise AssertionError(msg)
+
+    @property
+    def n_accepted(self) -> int:
+        """Rows accepted."""
+        return len(self.accepted)  # type: ignore[arg-type]
+
+    @property
+    def n_rejected(self) -> int:
+        """Rows rejected."""
+        return len(self.rejected)
+
+    @property
+    def reasons(self) -> list[Reason]:
+        """One reason per failing (row, rule), ordered by row then field."""
+        out = [
+            Reason(row=int(v.rows[i]), field=v.field, value=v.value(i), expected=v.expected)
+            for v in self.violations
+            for i in range(len(v))
+        ]
+        out.sort(key=lambda r: (r.row, r.field))
+        return out
+
+    def summary(self) -> str:
+        """A short text: counts in, accepted, rejected, and rejected rows per rule."""
+        lines = [
+            f"{self.n_input:,} rows read, {self.n_accepted:,} accepted, "
+            f"{self.n_rejected:,} rejected"
+        ]
+        lines += [f"  {v.field}: {len(v):,} rows, expected {v.expected}" for v in self.violations]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadResult(n_input={self.n_input}, n_accepted={self.n_accepted}, "
+            f"n_rejected={self.n_rejected})"
+        )
+
+
+def resolve(
+    record: str,
+    violations: Sequence[Violation],
+    n_input: int,
+    errors: str,
+    build: Any,
+) -> Any:
+    """Raise, or build the accepted frame and wrap it in a :class:`LoadResult`.
+
+    ``build(keep)`` builds the frame from a boolean mask of rows to keep (``None`` = all).
+    """
+    _check_errors(errors)
+    violations = [v for v in violations if len(v)]
+    if errors == "raise":
+        raise_first(record, violations)
+        return build(None)
+    rejected = rejected_rows(violations, n_input)
+    keep = None
+    if rejected.size:
+        keep = np.ones(n_input, dtype=bool)
+        keep[rejected] = False
+    return LoadResult(accepted=build(keep), rejected=rejected, violations=tuple(violations),
+                      n_input=n_input)
