@@ -63,8 +63,9 @@ def npsgame_columns() -> dict[str, NDArray[Any]]:
     with _open_text("npsgame.csv.gz", "latin-1") as handle:
         rows = list(csv.reader(handle))
     header = rows[0]
-    columns = dict(zip(header, (np.array(col, dtype=str) for col in zip(*rows[1:], strict=True)),
-                       strict=True))
+    columns = dict(
+        zip(header, (np.array(col, dtype=str) for col in zip(*rows[1:], strict=True)), strict=True)
+    )
     comments = np.array(columns["explication"], dtype=object)
     comments[np.isin(columns["explication"], _NA)] = None
     return {

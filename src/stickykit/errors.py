@@ -78,12 +78,16 @@ class ValidationError(StickykitError, ValueError):
         where = f"{record}.{field}" if row is None else f"{record}.{field} @ row {row}"
         message = f"{where}: {value!r} is invalid, expected {expected}"
         if n_failing > 1:
-            message += f" ({n_failing:,} rows fail in all; pass errors='quarantine' to keep the rest)"
+            message += (
+                f" ({n_failing:,} rows fail in all; pass errors='quarantine' to keep the rest)"
+            )
         super().__init__(message)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_validation_error, (self.record, self.field, self.row, self.value,
-                                            self.expected, self.n_failing))
+        return (
+            _rebuild_validation_error,
+            (self.record, self.field, self.row, self.value, self.expected, self.n_failing),
+        )
 
 
 def _rebuild_validation_error(

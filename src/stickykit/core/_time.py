@@ -71,5 +71,6 @@ def datetimes_to_array(values: list[dt.datetime | None]) -> NDArray[np.datetime6
     out = np.full(len(values), np.datetime64("NaT", "us"))
     present = [i for i, v in enumerate(values) if v is not None]
     if present:
-        out[present] = [np.datetime64(datetime_to_us(values[i]), "us") for i in present]  # type: ignore[arg-type]
+        micros = np.array([datetime_to_us(values[i]) for i in present], dtype=np.int64)  # type: ignore[arg-type]
+        out[present] = micros.astype("datetime64[us]")
     return out

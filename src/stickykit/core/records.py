@@ -70,39 +70,83 @@ class Answers(Mapping[str, int | None]):
 
 
 def _to_answers(value: object) -> object:
-    if isinstance(value, Answers):
-        return value
     if isinstance(value, Mapping):
-        return Answers({k.strip() if isinstance(k, str) else k: a for k, a in value.items()})
+        answers = Answers({k.strip() if isinstance(k, str) else k: a for k, a in value.items()})
+        # names that differ only by white space would overwrite each other: keep them as given,
+        # for the validator to refuse
+        return answers if len(answers) == len(value) else Answers(value)
     return value
 
 
 def _check_answers(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     record = type(instance).__name__
     if not isinstance(value, Answers):
-        raise ValidationError(record=record, field=attribute.name, row=None, value=value,
-                              expected="a mapping of item name to integer answer or None")
+        raise ValidationError(
+            record=record,
+            field=attribute.name,
+            row=None,
+            value=value,
+            expected="a mapping of item name to integer answer or None",
+        )
     if not value:
-        raise ValidationError(record=record, field=attribute.name, row=None, value=dict(value),
-                              expected="at least one item")
+        raise ValidationError(
+            record=record,
+            field=attribute.name,
+            row=None,
+            value=dict(value),
+            expected="at least one item",
+        )
     for item, answer in value.items():
-        if not isinstance(item, str) or not item:
-            raise ValidationError(record=record, field=attribute.name, row=None, value=item,
-                                  expected="item names that are non-empty strings")
+        if type(item) is not str or not item:
+            raise ValidationError(
+                record=record,
+                field=attribute.name,
+                row=None,
+                value=item,
+                expected="item names that are non-empty strings",
+            )
+        if item != item.strip():
+            raise ValidationError(
+                record=record,
+                field=attribute.name,
+                row=None,
+                value=item,
+                expected="item names that stay distinct once stripped",
+            )
         if answer is not None and (isinstance(answer, bool) or not isinstance(answer, int)):
-            raise ValidationError(record=record, field=f"{attribute.name}[{item!r}]", row=None,
-                                  value=answer, expected="an integer answer or None")
+            raise ValidationError(
+                record=record,
+                field=f"{attribute.name}[{item!r}]",
+                row=None,
+                value=answer,
+                expected="an integer answer or None",
+            )
         if answer is not None and not -128 <= answer <= 127:
-            raise ValidationError(record=record, field=f"{attribute.name}[{item!r}]", row=None,
-                                  value=answer, expected="an integer in [-128, 127]")
+            raise ValidationError(
+                record=record,
+                field=f"{attribute.name}[{item!r}]",
+                row=None,
+                value=answer,
+                expected="an integer in [-128, 127]",
+            )
+
+
+def _int_to_float(value: object) -> object:
+    """Normalise an integer weight to float; leave anything else for the validator."""
+    return float(value) if type(value) is int else value
 
 
 def _from_mapping(cls: type[Any], row: Mapping[str, Any], tz: str | dt.tzinfo | None) -> Any:
     names = {field.name for field in attrs.fields(cls)}
     unknown = sorted(set(row) - names)
     if unknown:
-        raise ValidationError(record=cls.__name__, field=unknown[0], row=None, value=row[unknown[0]],
-                              expected=f"one of the fields {sorted(names)}")
+        raise ValidationError(
+            record=cls.__name__,
+            field=unknown[0],
+            row=None,
+            value=row[unknown[0]],
+            expected=f"one of the fields {sorted(names)}",
+        )
     values = {
         key: localize(value, tz) if isinstance(value, dt.datetime) else value
         for key, value in row.items()
@@ -141,24 +185,41 @@ class Event:
     datetime.datetime(2023, 12, 31, 16, 0, tzinfo=datetime.timezone.utc)
     """
 
-    event_id: Id = attrs.field(converter=v.strip_text, validator=v.identifier,
-                               metadata=column("id", "int64|unicode"))
-    customer_id: Id = attrs.field(converter=v.strip_text, validator=v.identifier,
-                                  metadata=column("id", "int64|unicode"))
-    timestamp: dt.datetime = attrs.field(converter=as_utc, validator=v.aware_datetime,
-                                         metadata=column("time", "datetime64[us]", unit="UTC"))
-    kind: str = attrs.field(default="purchase", converter=v.strip_text, validator=v.non_empty_text,
-                            metadata=column("label", "unicode"))
-    amount: float = attrs.field(default=0.0, validator=v.finite_number,
-                                metadata=column("money", "float64", required=False))
-    quantity: int = attrs.field(default=1, validator=v.integer,
-                                metadata=column("count", "int64", required=False))
-    order_id: Id | None = attrs.field(default=None, converter=v.optional_text,
-                                      validator=v.optional(v.identifier),
-                                      metadata=column("id", "int64|unicode", required=False))
-    currency: str | None = attrs.field(default=None, converter=v.optional_text,
-                                       validator=v.optional(v.non_empty_text),
-                                       metadata=column("label", "unicode", required=False))
+    event_id: Id = attrs.field(
+        converter=v.strip_text, validator=v.identifier, metadata=column("id", "int64|unicode")
+    )
+    customer_id: Id = attrs.field(
+        converter=v.strip_text, validator=v.identifier, metadata=column("id", "int64|unicode")
+    )
+    timestamp: dt.datetime = attrs.field(
+        converter=as_utc,
+        validator=v.aware_datetime,
+        metadata=column("time", "datetime64[us]", unit="UTC"),
+    )
+    kind: str = attrs.field(
+        default="purchase",
+        converter=v.strip_text,
+        validator=v.non_empty_text,
+        metadata=column("label", "unicode"),
+    )
+    amount: float = attrs.field(
+        default=0.0, validator=v.finite_number, metadata=column("money", "float64", required=False)
+    )
+    quantity: int = attrs.field(
+        default=1, validator=v.integer, metadata=column("count", "int64", required=False)
+    )
+    order_id: Id | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.identifier),
+        metadata=column("id", "int64|unicode", required=False),
+    )
+    currency: str | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.non_empty_text),
+        metadata=column("label", "unicode", required=False),
+    )
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], *, tz: str | dt.tzinfo | None = None) -> Event:
@@ -186,14 +247,21 @@ class Customer:
     'c1'
     """
 
-    customer_id: Id = attrs.field(converter=v.strip_text, validator=v.identifier,
-                                  metadata=column("id", "int64|unicode"))
+    customer_id: Id = attrs.field(
+        converter=v.strip_text, validator=v.identifier, metadata=column("id", "int64|unicode")
+    )
     acquired_at: dt.datetime | None = attrs.field(
-        default=None, converter=as_utc, validator=v.optional(v.aware_datetime),
-        metadata=column("time", "datetime64[us]", required=False, unit="UTC"))
-    segment: Id | None = attrs.field(default=None, converter=v.optional_text,
-                                     validator=v.optional(v.label),
-                                     metadata=column("label", "int64|unicode", required=False))
+        default=None,
+        converter=as_utc,
+        validator=v.optional(v.aware_datetime),
+        metadata=column("time", "datetime64[us]", required=False, unit="UTC"),
+    )
+    segment: Id | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.label),
+        metadata=column("label", "int64|unicode", required=False),
+    )
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], *, tz: str | dt.tzinfo | None = None) -> Customer:
@@ -234,31 +302,54 @@ class Survey:
     (10, 1.0)
     """
 
-    respondent_id: Id = attrs.field(converter=v.strip_text, validator=v.identifier,
-                                    metadata=column("id", "int64|unicode"))
-    answers: Answers = attrs.field(converter=_to_answers, validator=_check_answers,
-                                   metadata=column("answers", "int8"))
-    customer_id: Id | None = attrs.field(default=None, converter=v.optional_text,
-                                         validator=v.optional(v.identifier),
-                                         metadata=column("id", "int64|unicode", required=False))
-    instrument: str = attrs.field(default="nps", converter=v.strip_text, validator=v.non_empty_text,
-                                  metadata=column("label", "unicode", required=False))
+    respondent_id: Id = attrs.field(
+        converter=v.strip_text, validator=v.identifier, metadata=column("id", "int64|unicode")
+    )
+    answers: Answers = attrs.field(
+        converter=_to_answers, validator=_check_answers, metadata=column("answers", "int8")
+    )
+    customer_id: Id | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.identifier),
+        metadata=column("id", "int64|unicode", required=False),
+    )
+    instrument: str = attrs.field(
+        default="nps",
+        converter=v.strip_text,
+        validator=v.non_empty_text,
+        metadata=column("label", "unicode", required=False),
+    )
     answered_at: dt.datetime | None = attrs.field(
-        default=None, converter=as_utc, validator=v.optional(v.aware_datetime),
-        metadata=column("time", "datetime64[us]", required=False, unit="UTC"))
-    weight: float = attrs.field(default=1.0, converter=lambda w: float(w) if isinstance(w, int)
-                                and not isinstance(w, bool) else w,
-                                validator=v.non_negative_number,
-                                metadata=column("weight", "float64", required=False))
-    wave: Id | None = attrs.field(default=None, converter=v.optional_text,
-                                  validator=v.optional(v.label),
-                                  metadata=column("label", "int64|unicode", required=False))
-    segment: Id | None = attrs.field(default=None, converter=v.optional_text,
-                                     validator=v.optional(v.label),
-                                     metadata=column("label", "int64|unicode", required=False))
-    comment: str | None = attrs.field(default=None, converter=v.optional_text,
-                                      validator=v.optional(v.non_empty_text),
-                                      metadata=column("text", "unicode", required=False))
+        default=None,
+        converter=as_utc,
+        validator=v.optional(v.aware_datetime),
+        metadata=column("time", "datetime64[us]", required=False, unit="UTC"),
+    )
+    weight: float = attrs.field(
+        default=1.0,
+        converter=_int_to_float,
+        validator=v.non_negative_number,
+        metadata=column("weight", "float64", required=False),
+    )
+    wave: Id | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.label),
+        metadata=column("label", "int64|unicode", required=False),
+    )
+    segment: Id | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.label),
+        metadata=column("label", "int64|unicode", required=False),
+    )
+    comment: str | None = attrs.field(
+        default=None,
+        converter=v.optional_text,
+        validator=v.optional(v.non_empty_text),
+        metadata=column("text", "unicode", required=False),
+    )
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any], *, tz: str | dt.tzinfo | None = None) -> Survey:

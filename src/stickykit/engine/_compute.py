@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 import attrs
 import numpy as np
@@ -72,8 +72,12 @@ def _as_frame(source: Any, kind: str, metrics: Sequence[Metric], errors: str) ->
         items: dict[str, tuple[int, int] | None] = {}
         for metric in metrics:
             items.update(getattr(metric, "scales", dict.fromkeys(getattr(metric, "requires", ()))))
-        loaded: Any = load_survey(source, items=list(items), errors=errors,  # type: ignore[call-overload]
-                                  scales={k: v for k, v in items.items() if v is not None})
+        loaded: Any = load_survey(
+            source,
+            items=list(items),
+            errors=errors,  # type: ignore[call-overload]
+            scales={k: v for k, v in items.items() if v is not None},
+        )
     elif kind == "events":
         loaded = load_events(source, errors=errors)  # type: ignore[call-overload]
     else:
@@ -106,6 +110,30 @@ def _progress(chunks: Iterator[Any], total_rows: int, enabled: bool) -> Iterator
             bar.update(len(chunk))
 
 
+@overload
+def compute(
+    metrics: str | Metric,
+    source: Any,
+    *,
+    as_of: dt.datetime | None = ...,
+    chunk_rows: int | None = ...,
+    workers: int = ...,
+    errors: str = ...,
+    registry: Registry | None = ...,
+    progress: bool = ...,
+) -> MetricResult: ...
+@overload
+def compute(
+    metrics: Sequence[str | Metric],
+    source: Any,
+    *,
+    as_of: dt.datetime | None = ...,
+    chunk_rows: int | None = ...,
+    workers: int = ...,
+    errors: str = ...,
+    registry: Registry | None = ...,
+    progress: bool = ...,
+) -> dict[str, MetricResult]: ...
 def compute(
     metrics: str | Metric | Sequence[str | Metric],
     source: Any,
@@ -156,18 +184,28 @@ def compute(
     (33.333..., 3, 1, [100.0, -100.0])
     """
     resolved, single = _resolve(metrics, registry)
-    if not isinstance(workers, int) or workers < 1:
+    if isinstance(workers, bool) or workers < 1:
         msg = f"workers must be a positive integer, got {workers!r}"
         raise ValueError(msg)
-    if as_of is not None and (not isinstance(as_of, dt.datetime) or as_of.tzinfo is None):
-        raise ValidationError(record="compute", field="as_of", row=None, value=as_of,
-                              expected="a timezone-aware datetime")
+    if as_of is not None and getattr(as_of, "tzinfo", None) is None:
+        raise ValidationError(
+            record="compute",
+            field="as_of",
+            row=None,
+            value=as_of,
+            expected="a timezone-aware datetime",
+        )
     kind = resolved[0].input_kind
     frame, n_rejected = _as_frame(source, kind, resolved, errors)
     if len(frame) == 0:
-        raise ValidationError(record=type(frame).__name__, field="(rows)", row=None,
-                              value="0 rows", expected="at least one row")
-    violations = [v for metric in resolved for v in getattr(metric, "check", lambda f: [])(frame)]
+        raise ValidationError(
+            record=type(frame).__name__,
+            field="(rows)",
+            row=None,
+            value="0 rows",
+            expected="at least one row",
+        )
+    violations = [v for metric in resolved if hasattr(metric, "check") for v in metric.check(frame)]
     if violations:
         if errors == "raise":
             raise_first(type(frame).__name__, violations)
@@ -184,10 +222,7 @@ def compute(
     if workers > 1 and chunk_size is None:
         chunk_size = max(1, -(-len(frame) // workers))
     chunks = _progress(iter_chunks(frame, chunk_size), len(frame), progress)
-    if workers > 1:
-        states = pool_states(resolved, chunks, workers)
-    else:
-        states = _fold_all(resolved, chunks)
+    states = pool_states(resolved, chunks, workers) if workers > 1 else _fold_all(resolved, chunks)
     results: dict[str, MetricResult] = {}
     for metric, state in zip(resolved, states, strict=True):
         result = metric.finalize(state, as_of)

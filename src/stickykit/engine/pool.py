@@ -32,17 +32,14 @@ def _update_chunk(metrics: Sequence[Metric], chunk: Any) -> list[Any]:
     return [metric.update(metric.init(), chunk) for metric in metrics]
 
 
-def pool_states(
-    metrics: Sequence[Metric], chunks: Iterable[Any], workers: int
-) -> list[Any]:
+def pool_states(metrics: Sequence[Metric], chunks: Iterable[Any], workers: int) -> list[Any]:
     """One merged state per metric, chunks updated in ``workers`` processes (``forkserver``)."""
     check_picklable(metrics)
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         per_chunk = list(pool.map(_update_chunk, _repeat(metrics), chunks))
     return [
-        tree_merge(metric, [states[i] for states in per_chunk])
-        for i, metric in enumerate(metrics)
+        tree_merge(metric, [states[i] for states in per_chunk]) for i, metric in enumerate(metrics)
     ]
 
 

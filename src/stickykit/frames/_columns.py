@@ -16,6 +16,7 @@ __all__ = [
     "check_label",
     "check_length",
     "check_mask",
+    "check_no_nat",
     "check_typed",
     "id_array",
 ]
@@ -34,7 +35,7 @@ def _describe(array: object) -> str:
     return type(array).__name__
 
 
-def check_typed(record: str, field: str, array: object, dtype: str) -> None:
+def check_typed(record: str, field: str, array: object, dtype: str | np.dtype[Any]) -> None:
     """Require a 1-D numpy array of exactly ``dtype``."""
     if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype != np.dtype(dtype):
         _fail(record, field, _describe(array), f"a 1-D numpy array of dtype {dtype}")
@@ -51,6 +52,20 @@ def check_id(record: str, field: str, array: object) -> None:
 
 
 check_label = check_id
+
+
+def check_no_nat(record: str, field: str, array: NDArray[np.datetime64], first_row: int) -> None:
+    """Require a datetime column without NaT; the error names the first row that has one."""
+    where = np.flatnonzero(np.isnat(array))
+    if where.size:
+        raise ValidationError(
+            record=record,
+            field=field,
+            row=first_row + int(where[0]),
+            value=array[where[0]],
+            expected="a date-time (NaT is not allowed)",
+            n_failing=int(where.size),
+        )
 
 
 def check_mask(record: str, field: str, array: object, n: int) -> None:

@@ -11,7 +11,14 @@ from numpy.typing import NDArray
 
 from stickykit.core._time import datetimes_to_array
 from stickykit.core.records import Customer, Event
-from stickykit.frames._columns import check_id, check_label, check_length, check_typed, id_array
+from stickykit.frames._columns import (
+    check_id,
+    check_label,
+    check_length,
+    check_no_nat,
+    check_typed,
+    id_array,
+)
 
 __all__ = ["CustomerFrame", "EventFrame"]
 
@@ -65,6 +72,7 @@ class EventFrame:
         check_id(name, "event_id", self.event_id)
         check_id(name, "customer_id", self.customer_id)
         check_typed(name, "timestamp", self.timestamp, "datetime64[us]")
+        check_no_nat(name, "timestamp", self.timestamp, self.first_row)
         if self.kind is not None:
             check_label(name, "kind", self.kind)
         if self.amount is not None:
@@ -75,8 +83,14 @@ class EventFrame:
             check_id(name, "order_id", self.order_id)
         if self.currency is not None:
             check_label(name, "currency", self.currency)
-        check_length(name, {f.name: getattr(self, f.name) for f in attrs.fields(EventFrame)
-                            if f.name != "first_row"})
+        check_length(
+            name,
+            {
+                f.name: getattr(self, f.name)
+                for f in attrs.fields(EventFrame)
+                if f.name != "first_row"
+            },
+        )
 
     def __len__(self) -> int:
         return len(self.event_id)
@@ -92,10 +106,11 @@ class EventFrame:
             for f in attrs.fields(EventFrame)
             if f.name != "first_row"
         }
-        return EventFrame(**values, first_row=first_row)
+        return EventFrame(**values, first_row=first_row)  # type: ignore[arg-type]
 
     def slice(self, start: int, stop: int) -> EventFrame:
-        """Rows ``start:stop`` as views (no copy)."""
+        """Rows ``start:stop`` as views (no copy); ``first_row`` follows the input rows."""
+        start, stop, _ = slice(start, stop).indices(len(self))
         return self._map(lambda col: col[start:stop], self.first_row + start)
 
     def take(self, rows: NDArray[np.intp]) -> EventFrame:
@@ -128,10 +143,12 @@ class EventFrame:
             kind=np.array([r.kind for r in records], dtype=str),
             amount=np.array([r.amount for r in records], dtype=np.float64),
             quantity=np.array([r.quantity for r in records], dtype=np.int64),
-            order_id=id_array(orders, name, "order_id") if all(o is not None for o in orders)
-            and orders else None,
-            currency=np.array(currencies, dtype=str) if all(c is not None for c in currencies)
-            and currencies else None,
+            order_id=id_array(orders, name, "order_id")
+            if all(o is not None for o in orders) and orders
+            else None,
+            currency=np.array(currencies, dtype=str)
+            if all(c is not None for c in currencies) and currencies
+            else None,
         )
 
 
@@ -169,8 +186,14 @@ class CustomerFrame:
             check_typed(name, "acquired_at", self.acquired_at, "datetime64[us]")
         if self.segment is not None:
             check_label(name, "segment", self.segment)
-        check_length(name, {"customer_id": self.customer_id, "acquired_at": self.acquired_at,
-                            "segment": self.segment})
+        check_length(
+            name,
+            {
+                "customer_id": self.customer_id,
+                "acquired_at": self.acquired_at,
+                "segment": self.segment,
+            },
+        )
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -184,7 +207,8 @@ class CustomerFrame:
         )
 
     def slice(self, start: int, stop: int) -> CustomerFrame:
-        """Rows ``start:stop`` as views (no copy)."""
+        """Rows ``start:stop`` as views (no copy); ``first_row`` follows the input rows."""
+        start, stop, _ = slice(start, stop).indices(len(self))
         return self._map(lambda col: col[start:stop], self.first_row + start)
 
     def take(self, rows: NDArray[np.intp]) -> CustomerFrame:
@@ -212,5 +236,6 @@ class CustomerFrame:
             customer_id=id_array([r.customer_id for r in records], name, "customer_id"),
             acquired_at=datetimes_to_array(times) if any(t is not None for t in times) else None,
             segment=id_array(segments, name, "segment")
-            if segments and all(s is not None for s in segments) else None,
+            if segments and all(s is not None for s in segments)
+            else None,
         )

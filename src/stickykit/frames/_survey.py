@@ -40,10 +40,10 @@ class SurveyFrame:
 
     Parameters
     ----------
-    respondent_id : numpy.ndarray
-        int64 or unicode ids, one per row.
     answers : Mapping[str, numpy.ndarray]
         Item name to int8 answers.
+    respondent_id : numpy.ndarray or None
+        int64 or unicode ids, one per row; ``None`` for anonymous responses.
     answer_missing : Mapping[str, numpy.ndarray]
         Item name to bool mask, ``True`` where the item was not answered; items absent here
         were answered by every row.
@@ -68,8 +68,8 @@ class SurveyFrame:
     (3, ('nps',))
     """
 
-    respondent_id: NDArray[Any]
     answers: Mapping[str, NDArray[np.int8]] = attrs.field(converter=_freeze)
+    respondent_id: NDArray[Any] | None = None
     answer_missing: Mapping[str, NDArray[np.bool_]] = attrs.field(factory=dict, converter=_freeze)
     customer_id: NDArray[Any] | None = None
     instrument: NDArray[Any] | None = None
@@ -83,7 +83,10 @@ class SurveyFrame:
 
     def __attrs_post_init__(self) -> None:
         name = type(self).__name__
-        check_id(name, "respondent_id", self.respondent_id)
+        if not self.answers:
+            check_typed(name, "answers", None, "int8 (at least one item)")
+        if self.respondent_id is not None:
+            check_id(name, "respondent_id", self.respondent_id)
         for item, values in self.answers.items():
             check_typed(name, f"answers[{item!r}]", values, "int8")
         for label in _LABELS:
@@ -94,8 +97,8 @@ class SurveyFrame:
             check_typed(name, "answered_at", self.answered_at, "datetime64[us]")
         if self.weight is not None:
             check_typed(name, "weight", self.weight, "float64")
-        if self.comment is not None and self.comment.dtype != TEXT_DTYPE:
-            check_typed(name, "comment", self.comment, "StringDType")
+        if self.comment is not None:
+            check_typed(name, "comment", self.comment, TEXT_DTYPE)
         columns = {"respondent_id": self.respondent_id, **self.answers}
         columns.update({label: getattr(self, label) for label in _LABELS})
         columns.update(answered_at=self.answered_at, weight=self.weight, comment=self.comment)
@@ -110,7 +113,7 @@ class SurveyFrame:
             check_mask(name, f"label_missing[{label!r}]", mask, n)
 
     def __len__(self) -> int:
-        return len(self.respondent_id)
+        return len(next(iter(self.answers.values())))
 
     @property
     def items(self) -> tuple[str, ...]:
@@ -127,7 +130,7 @@ class SurveyFrame:
             return None if col is None else fn(col)
 
         return SurveyFrame(
-            respondent_id=fn(self.respondent_id),
+            respondent_id=apply(self.respondent_id),
             answers={k: fn(col) for k, col in self.answers.items()},
             answer_missing={k: fn(col) for k, col in self.answer_missing.items()},
             customer_id=apply(self.customer_id),
@@ -151,6 +154,7 @@ class SurveyFrame:
         >>> f.slice(2, 4).first_row, len(f.slice(2, 4))
         (2, 2)
         """
+        start, stop, _ = slice(start, stop).indices(len(self))
         return self._map(lambda col: col[start:stop], self.first_row + start)
 
     def take(self, rows: NDArray[np.intp]) -> SurveyFrame:
@@ -215,5 +219,5 @@ class SurveyFrame:
             weight=weights if np.any(weights != 1.0) else None,
             comment=np.array(comments, dtype=TEXT_DTYPE) if any(comments) else None,
             label_missing=label_missing,
-            **label_columns,
+            **label_columns,  # type: ignore[arg-type]
         )

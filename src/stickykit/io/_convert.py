@@ -30,6 +30,8 @@ __all__ = [
 Converted = tuple[NDArray[Any], NDArray[np.bool_] | None, list[Violation]]
 
 _MISSING_TEXT = ("", "nan", "NaN", "None", "NA", "<NA>", "NaT", "null", "NULL")
+#: Rows per block when an integer column's range is checked: small enough to stay in cache.
+_BLOCK_ROWS = 1 << 16
 
 
 def _keep(v: Violation | None, out: list[Violation]) -> None:
@@ -51,6 +53,20 @@ def _float_missing(values: NDArray[Any]) -> NDArray[np.bool_]:
     return np.isnan(values)
 
 
+def _rows_outside(values: NDArray[Any], lo: int, hi: int) -> NDArray[np.intp] | None:
+    """Rows of an integer column outside ``[lo, hi]``, or ``None`` when every row is inside.
+
+    The column is read in cache-sized blocks and a block's mask is built only when its
+    minimum or maximum falls outside, so a clean column costs no full-length temporary.
+    """
+    found: list[NDArray[np.intp]] = []
+    for start in range(0, len(values), _BLOCK_ROWS):
+        block = values[start : start + _BLOCK_ROWS]
+        if int(block.min()) < lo or int(block.max()) > hi:
+            found.append(start + np.flatnonzero((block < lo) | (block > hi)))
+    return np.concatenate(found) if found else None
+
+
 def to_int(
     values: NDArray[Any],
     field: str,
@@ -63,12 +79,19 @@ def to_int(
 ) -> Converted:
     """Convert to an integer dtype; NaN/None/empty text is missing; non-integers are violations.
 
+    An integer column is range-checked in cache-sized blocks; one already of ``dtype`` with
+    every value in range is returned as it is, without a copy.
+
     Examples
     --------
     >>> import numpy as np
     >>> out, missing, bad = to_int(np.array([1.0, np.nan, 7.5]), "q", dtype=np.int8, lo=0, hi=10)
     >>> out.tolist(), missing.tolist(), bad[0].rows.tolist()
     ([1, 0, 0], [False, True, False], [2])
+    >>> scores = np.array([0, 9, 10], np.int8)
+    >>> out, missing, bad = to_int(scores, "q", dtype=np.int8, lo=0, hi=10)
+    >>> out is scores, missing, bad
+    (True, None, [])
     """
     info = np.iinfo(dtype)
     lo_ = info.min if lo is None else lo
@@ -76,27 +99,32 @@ def to_int(
     what = expected or f"an integer in [{lo_}, {hi_}]"
     out_violations: list[Violation] = []
     values = np.asarray(values)
-    missing: NDArray[np.bool_] | None = None
     if values.dtype.kind == "b":
         _keep(violation(field, np.ones(len(values), bool), values, what), out_violations)
         return np.zeros(len(values), dtype), None, out_violations
     if values.dtype.kind in "iu":
-        whole = values
-        bad_type = None
-    elif values.dtype.kind == "f":
-        missing = _float_missing(values)
+        outside = _rows_outside(values, lo_, hi_)
+        if outside is None:
+            return values.astype(dtype, copy=False), None, out_violations
+        rows = outside.astype(np.int64)
+        out_violations.append(Violation(field=field, rows=rows, values=values[rows], expected=what))
+        safe = values.astype(dtype)
+        safe[outside] = 0
+        return safe, None, out_violations
+    if values.dtype.kind == "f":
+        absent = _float_missing(values)
         finite = np.isfinite(values)
-        bad_type = finite & (np.floor(values) != values) | (~finite & ~missing)
+        bad_type = finite & (np.floor(values) != values) | (~finite & ~absent)
         whole = np.where(finite & ~bad_type, values, 0)
     else:
         text = np.strings.strip(_as_text(values))
-        missing = _text_missing(text)
+        absent = _text_missing(text)
         unsigned = np.strings.lstrip(text, "+-")
         # a leading sign may appear once; digits only after it
         numeric = np.strings.isdecimal(unsigned) & (
             np.strings.str_len(text) - np.strings.str_len(unsigned) <= 1
         )
-        bad_type = ~numeric & ~missing
+        bad_type = ~numeric & ~absent
         whole = np.zeros(len(values), dtype=np.int64)
         ok = numeric & ~bad_type
         if ok.any():
@@ -106,17 +134,13 @@ def to_int(
             parsed[~long] = text[ok][~long].astype(np.int64)
             parsed[long] = np.iinfo(np.int64).max
             whole[ok] = parsed
-    if bad_type is not None:
-        _keep(violation(field, bad_type, values, what), out_violations)
-    valid = np.ones(len(values), bool) if missing is None else ~missing
-    if bad_type is not None:
-        valid &= ~bad_type
+    _keep(violation(field, bad_type, values, what), out_violations)
+    valid = ~absent & ~bad_type
     out_of_range = valid & ((whole < lo_) | (whole > hi_))
     _keep(violation(field, out_of_range, values, what), out_violations)
-    if missing is not None and not allow_missing:
-        _keep(violation(field, missing, values, what), out_violations)
-    if missing is not None and not missing.any():
-        missing = None
+    if not allow_missing:
+        _keep(violation(field, absent, values, what), out_violations)
+    missing = absent if absent.any() else None
     if whole.dtype == dtype and not out_of_range.any():
         return whole, missing, out_violations
     safe = np.where(valid & ~out_of_range, whole, 0)
@@ -242,7 +266,10 @@ def to_id(values: NDArray[Any], field: str, *, allow_missing: bool = False) -> C
     missing = _text_missing(text)
     if not allow_missing:
         _keep(violation(field, missing, values, expected), found)
-    return text, missing if missing.any() else None, found
+    if not missing.any():
+        return text, None, found
+    # blank the masked rows: "nan", "None" or "<NA>" depending on where the column came from
+    return np.where(missing, "", text), missing, found
 
 
 def to_text(values: NDArray[Any]) -> NDArray[Any]:
@@ -260,27 +287,65 @@ def to_text(values: NDArray[Any]) -> NDArray[Any]:
     return text
 
 
+def _offsets_us(zone: dt.tzinfo, local: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    """UTC offset in microseconds of each (few, distinct) wall-clock time in ``zone``."""
+    return np.array(
+        [
+            int(zone.utcoffset(t.astype(dt.datetime)) // dt.timedelta(microseconds=1))  # type: ignore[operator]
+            for t in local
+        ],
+        dtype=np.int64,
+    )
+
+
 def _localize(naive_us: NDArray[np.datetime64], tz: str | dt.tzinfo) -> NDArray[np.datetime64]:
     """Wall-clock times in zone ``tz`` to UTC, computing the offset once per distinct hour.
 
-    Ambiguous times at a DST fall-back take the first occurrence (``fold=0``).
+    An hour whose first and last microsecond have different offsets holds a transition that is
+    not on the hour (Lord Howe's half-hour DST, historical local mean times); its rows get the
+    offset of each distinct value. Ambiguous times at a DST fall-back take the first occurrence
+    (``fold=0``), as :meth:`datetime.datetime.astimezone` does.
     """
     zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
     if zone in (dt.UTC, zoneinfo.ZoneInfo("UTC")):
         return naive_us
     present = ~np.isnat(naive_us)
-    hours = naive_us[present].astype("datetime64[h]")
-    unique_hours, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.array(
-        [
-            int(zone.utcoffset(h.astype(dt.datetime)) // dt.timedelta(microseconds=1))  # type: ignore[operator]
-            for h in unique_hours
-        ],
-        dtype=np.int64,
-    )
+    local = naive_us[present]
+    unique_hours, inverse = np.unique(local.astype("datetime64[h]"), return_inverse=True)
+    starts = unique_hours.astype("datetime64[us]")
+    at_start = _offsets_us(zone, starts)
+    at_end = _offsets_us(zone, starts + np.timedelta64(3_599_999_999, "us"))
+    offsets = at_start[inverse]
+    split = (at_start != at_end)[inverse]
+    if split.any():
+        distinct, back = np.unique(local[split], return_inverse=True)
+        offsets[split] = _offsets_us(zone, distinct)[back]
     out = naive_us.copy()
-    out[present] = naive_us[present] - offsets[inverse].astype("timedelta64[us]")
+    out[present] = local - offsets.astype("timedelta64[us]")
     return out
+
+
+def _has_offset(text: NDArray[np.str_]) -> NDArray[np.bool_]:
+    """ISO date-time text carrying a UTC offset (``Z``, ``+hh:mm`` or ``-hh:mm`` after the time)."""
+    timed = (np.strings.find(text, "T", 10, 11) == 10) | (np.strings.find(text, " ", 10, 11) == 10)
+    return timed & (
+        np.strings.endswith(np.strings.upper(text), "Z")
+        | (np.strings.find(text, "+", 10) >= 0)
+        | (np.strings.find(text, "-", 10) >= 0)
+    )
+
+
+def _parse_distinct(text: NDArray[np.str_]) -> tuple[NDArray[np.datetime64], NDArray[np.bool_]]:
+    """Parse ISO text one distinct value at a time: the slow path, taken only when one is bad."""
+    distinct, back = np.unique(text, return_inverse=True)
+    stamps = np.full(len(distinct), np.datetime64("NaT", "us"))
+    bad = np.zeros(len(distinct), bool)
+    for i, value in enumerate(distinct):
+        try:
+            stamps[i] = np.datetime64(value, "us")
+        except ValueError:
+            bad[i] = True
+    return stamps[back], bad[back]
 
 
 def to_time(
@@ -313,15 +378,18 @@ def to_time(
         text = np.strings.strip(_as_text(values))
         missing_text = _text_missing(text)
         stamps = np.full(len(values), np.datetime64("NaT", "us"))
-        bad_text = np.zeros(len(values), bool)
-        parsable = ~missing_text
+        # numpy would read "+02:00"/"Z" (with a warning) and "now"/"today": refuse them here
+        offset = ~missing_text & _has_offset(text)
+        _keep(violation(field, offset, values, "an ISO 8601 date-time without a UTC offset "
+                        "(give offsets as a timezone-aware dataframe column)"), found)
+        bad_text = offset | np.isin(np.strings.lower(text), ("now", "today"))
+        parsable = ~missing_text & ~bad_text
         if parsable.any():
             try:
                 stamps[parsable] = text[parsable].astype("datetime64[us]")
             except ValueError:
-                bad_text = parsable.copy()
-                stamps[:] = np.datetime64("NaT", "us")
-        _keep(violation(field, bad_text, values, "an ISO 8601 date-time"), found)
+                stamps[parsable], bad_text[parsable] = _parse_distinct(text[parsable])
+        _keep(violation(field, bad_text & ~offset, values, "an ISO 8601 date-time"), found)
     missing = np.isnat(stamps) & ~bad_text
     if not allow_missing:
         _keep(violation(field, missing, values, "a date-time"), found)

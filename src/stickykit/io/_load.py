@@ -34,28 +34,45 @@ def _subset(values: NDArray[Any] | None, keep: NDArray[np.bool_] | None) -> Any:
 def _require(cols: Columns, record: str, field: str, source_name: str) -> NDArray[Any]:
     column = cols.get(source_name)
     if column is None:
-        raise ValidationError(record=record, field=field, row=None,
-                              value=f"no column {source_name!r}",
-                              expected=f"a column among {sorted(cols.data)}")
+        raise ValidationError(
+            record=record,
+            field=field,
+            row=None,
+            value=f"no column {source_name!r}",
+            expected=f"a column among {sorted(cols.data)}",
+        )
     return column
 
 
 def _empty_check(record: str, cols: Columns) -> None:
     if cols.n == 0:
-        raise ValidationError(record=record, field="(rows)", row=None, value="0 rows",
-                              expected="at least one row")
+        raise ValidationError(
+            record=record, field="(rows)", row=None, value="0 rows", expected="at least one row"
+        )
 
 
 @overload
-def load_survey(source: Any, *, items: Sequence[str], errors: Literal["raise"] = ...,
-                columns: Mapping[str, str] | None = ..., scales: Mapping[str, Scale] | Scale |
-                None = ..., missing_codes: Sequence[int] = ...,
-                tz: str | dt.tzinfo | None = ...) -> SurveyFrame: ...
+def load_survey(
+    source: Any,
+    *,
+    items: Sequence[str],
+    errors: Literal["raise"] = ...,
+    columns: Mapping[str, str] | None = ...,
+    scales: Mapping[str, Scale] | Scale | None = ...,
+    missing_codes: Sequence[int] = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> SurveyFrame: ...
 @overload
-def load_survey(source: Any, *, items: Sequence[str], errors: Literal["quarantine"],
-                columns: Mapping[str, str] | None = ..., scales: Mapping[str, Scale] | Scale |
-                None = ..., missing_codes: Sequence[int] = ...,
-                tz: str | dt.tzinfo | None = ...) -> LoadResult[SurveyFrame]: ...
+def load_survey(
+    source: Any,
+    *,
+    items: Sequence[str],
+    errors: Literal["quarantine"],
+    columns: Mapping[str, str] | None = ...,
+    scales: Mapping[str, Scale] | Scale | None = ...,
+    missing_codes: Sequence[int] = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> LoadResult[SurveyFrame]: ...
 def load_survey(
     source: Any,
     *,
@@ -80,7 +97,7 @@ def load_survey(
     columns : mapping, optional
         Record field to source column name, e.g. ``{"respondent_id": "id", "wave": "t"}``.
         Fields: respondent_id, customer_id, instrument, answered_at, weight, wave, segment,
-        comment. Without a ``respondent_id`` column the row numbers are used.
+        comment. Without a ``respondent_id`` column the responses are anonymous.
     scales : mapping or (int, int), optional
         Allowed answer range per item, or one range for all items.
     missing_codes : sequence of int
@@ -102,29 +119,42 @@ def load_survey(
     ([10, 0, 3], [False, True, False])
     """
     record = "SurveyFrame"
-    fields = ("respondent_id", "customer_id", "instrument", "answered_at", "weight", "wave",
-              "segment", "comment")
+    fields = (
+        "respondent_id",
+        "customer_id",
+        "instrument",
+        "answered_at",
+        "weight",
+        "wave",
+        "segment",
+        "comment",
+    )
     names = {field: _name(columns, field) for field in fields}
     cols = read_columns(source, set(names.values()) | set(items))
     _empty_check(record, cols)
     if not items:
-        raise ValidationError(record=record, field="items", row=None, value=list(items),
-                              expected="at least one answer column")
+        raise ValidationError(
+            record=record,
+            field="items",
+            row=None,
+            value=list(items),
+            expected="at least one answer column",
+        )
     found: list[Violation] = []
     answers: dict[str, NDArray[np.int8]] = {}
     answer_missing: dict[str, NDArray[np.bool_]] = {}
     for item in items:
-        raw = _require(cols, record, item, item)
         scale = scales.get(item) if isinstance(scales, Mapping) else scales
-        values, missing, bad = to_answers(raw, item, scale, tuple(missing_codes))
-        answers[item] = values
-        if missing is not None:
-            answer_missing[item] = missing
+        coded, unanswered, bad = to_answers(
+            _require(cols, record, item, item), item, scale, tuple(missing_codes)
+        )
+        answers[item] = coded
+        if unanswered is not None:
+            answer_missing[item] = unanswered
         found += bad
     rid_raw = cols.get(names["respondent_id"])
-    if rid_raw is None:
-        respondent_id: NDArray[Any] = np.arange(cols.n, dtype=np.int64)
-    else:
+    respondent_id: NDArray[Any] | None = None
+    if rid_raw is not None:
         respondent_id, _, bad = to_id(rid_raw, "respondent_id")
         found += bad
     labels: dict[str, NDArray[Any] | None] = {}
@@ -142,8 +172,9 @@ def load_survey(
     answered_at = None
     raw = cols.get(names["answered_at"])
     if raw is not None:
-        answered_at, _, bad = to_time(raw, "answered_at", tz=tz,
-                                      aware=names["answered_at"] in cols.aware, allow_missing=True)
+        answered_at, _, bad = to_time(
+            raw, "answered_at", tz=tz, aware=names["answered_at"] in cols.aware, allow_missing=True
+        )
         found += bad
     weight = None
     raw = cols.get(names["weight"])
@@ -170,13 +201,21 @@ def load_survey(
 
 
 @overload
-def load_events(source: Any, *, errors: Literal["raise"] = ...,
-                columns: Mapping[str, str] | None = ...,
-                tz: str | dt.tzinfo | None = ...) -> EventFrame: ...
+def load_events(
+    source: Any,
+    *,
+    errors: Literal["raise"] = ...,
+    columns: Mapping[str, str] | None = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> EventFrame: ...
 @overload
-def load_events(source: Any, *, errors: Literal["quarantine"],
-                columns: Mapping[str, str] | None = ...,
-                tz: str | dt.tzinfo | None = ...) -> LoadResult[EventFrame]: ...
+def load_events(
+    source: Any,
+    *,
+    errors: Literal["quarantine"],
+    columns: Mapping[str, str] | None = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> LoadResult[EventFrame]: ...
 def load_events(
     source: Any,
     *,
@@ -207,8 +246,16 @@ def load_events(
     ([9.5, 3.0], [0, 1])
     """
     record = "EventFrame"
-    fields = ("event_id", "customer_id", "timestamp", "kind", "amount", "quantity", "order_id",
-              "currency")
+    fields = (
+        "event_id",
+        "customer_id",
+        "timestamp",
+        "kind",
+        "amount",
+        "quantity",
+        "order_id",
+        "currency",
+    )
     names = {field: _name(columns, field) for field in fields}
     cols = read_columns(source, set(names.values()))
     _empty_check(record, cols)
@@ -219,12 +266,17 @@ def load_events(
     else:
         event_id, _, bad = to_id(raw_event, "event_id")
         found += bad
-    customer_id, _, bad = to_id(_require(cols, record, "customer_id", names["customer_id"]),
-                                "customer_id")
+    customer_id, _, bad = to_id(
+        _require(cols, record, "customer_id", names["customer_id"]), "customer_id"
+    )
     found += bad
-    timestamp, _, bad = to_time(_require(cols, record, "timestamp", names["timestamp"]),
-                                "timestamp", tz=tz, aware=names["timestamp"] in cols.aware,
-                                allow_missing=False)
+    timestamp, _, bad = to_time(
+        _require(cols, record, "timestamp", names["timestamp"]),
+        "timestamp",
+        tz=tz,
+        aware=names["timestamp"] in cols.aware,
+        allow_missing=False,
+    )
     found += bad
     optional: dict[str, NDArray[Any] | None] = {}
     for label in ("kind", "order_id", "currency"):
@@ -262,13 +314,21 @@ def load_events(
 
 
 @overload
-def load_customers(source: Any, *, errors: Literal["raise"] = ...,
-                   columns: Mapping[str, str] | None = ...,
-                   tz: str | dt.tzinfo | None = ...) -> CustomerFrame: ...
+def load_customers(
+    source: Any,
+    *,
+    errors: Literal["raise"] = ...,
+    columns: Mapping[str, str] | None = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> CustomerFrame: ...
 @overload
-def load_customers(source: Any, *, errors: Literal["quarantine"],
-                   columns: Mapping[str, str] | None = ...,
-                   tz: str | dt.tzinfo | None = ...) -> LoadResult[CustomerFrame]: ...
+def load_customers(
+    source: Any,
+    *,
+    errors: Literal["quarantine"],
+    columns: Mapping[str, str] | None = ...,
+    tz: str | dt.tzinfo | None = ...,
+) -> LoadResult[CustomerFrame]: ...
 def load_customers(
     source: Any,
     *,
@@ -289,14 +349,16 @@ def load_customers(
     cols = read_columns(source, set(names.values()))
     _empty_check(record, cols)
     found: list[Violation] = []
-    customer_id, _, bad = to_id(_require(cols, record, "customer_id", names["customer_id"]),
-                                "customer_id")
+    customer_id, _, bad = to_id(
+        _require(cols, record, "customer_id", names["customer_id"]), "customer_id"
+    )
     found += bad
     acquired_at = None
     raw = cols.get(names["acquired_at"])
     if raw is not None:
-        acquired_at, _, bad = to_time(raw, "acquired_at", tz=tz,
-                                      aware=names["acquired_at"] in cols.aware, allow_missing=True)
+        acquired_at, _, bad = to_time(
+            raw, "acquired_at", tz=tz, aware=names["acquired_at"] in cols.aware, allow_missing=True
+        )
         found += bad
     segment = None
     raw = cols.get(names["segment"])
@@ -305,10 +367,13 @@ def load_customers(
         found += bad
 
     def build(keep: NDArray[np.bool_] | None) -> CustomerFrame:
-        return CustomerFrame(customer_id=_subset(customer_id, keep),
-                             acquired_at=_subset(acquired_at, keep),
-                             segment=_subset(segment, keep))
+        return CustomerFrame(
+            customer_id=_subset(customer_id, keep),
+            acquired_at=_subset(acquired_at, keep),
+            segment=_subset(segment, keep),
+        )
 
-    result: CustomerFrame | LoadResult[CustomerFrame] = resolve(record, found, cols.n, errors,
-                                                                build)
+    result: CustomerFrame | LoadResult[CustomerFrame] = resolve(
+        record, found, cols.n, errors, build
+    )
     return result

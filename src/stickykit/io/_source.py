@@ -33,9 +33,7 @@ def _narwhals() -> Any:
     try:
         import narwhals.stable.v2 as nw  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        msg = (
-            "reading a dataframe needs narwhals: pip install 'stickykit[dataframe]'"
-        )
+        msg = "reading a dataframe needs narwhals: pip install 'stickykit[dataframe]'"
         raise MissingDependencyError(msg) from exc
     return nw
 
@@ -68,8 +66,9 @@ def _from_csv(path: Path, wanted: set[str] | None) -> Columns:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     if not rows:
-        raise ValidationError(record="CSV", field=str(path), row=None, value="empty file",
-                              expected="a header line")
+        raise ValidationError(
+            record="CSV", field=str(path), row=None, value="empty file", expected="a header line"
+        )
     header, body = rows[0], rows[1:]
     columns = list(zip(*body, strict=True)) if body else [() for _ in header]
     data = {
@@ -105,11 +104,21 @@ def read_columns(source: Any, wanted: set[str] | None = None) -> Columns:
         n = next(iter(lengths.values()), 0)
         for name, length in lengths.items():
             if length != n:
-                raise ValidationError(record="input", field=name, row=None,
-                                      value=f"length {length}", expected=f"length {n}")
+                raise ValidationError(
+                    record="input",
+                    field=name,
+                    row=None,
+                    value=f"length {length}",
+                    expected=f"length {n}",
+                )
         for name, col in data.items():
             if col.ndim != 1:
-                raise ValidationError(record="input", field=name, row=None,
-                                      value=f"{col.ndim}-D array", expected="a 1-D column")
+                raise ValidationError(
+                    record="input",
+                    field=name,
+                    row=None,
+                    value=f"{col.ndim}-D array",
+                    expected="a 1-D column",
+                )
         return Columns(data, frozenset(), n)
     return _from_dataframe(source, wanted)

@@ -140,8 +140,7 @@ class LoadResult(Generic[F]):
     def summary(self) -> str:
         """A short text: counts in, accepted, rejected, and rejected rows per rule."""
         lines = [
-            f"{self.n_input:,} rows read, {self.n_accepted:,} accepted, "
-            f"{self.n_rejected:,} rejected"
+            f"{self.n_input:,} rows read, {self.n_accepted:,} accepted, {self.n_rejected:,} rejected"
         ]
         lines += [f"  {v.field}: {len(v):,} rows, expected {v.expected}" for v in self.violations]
         return "\n".join(lines)
@@ -174,5 +173,6 @@ def resolve(
     if rejected.size:
         keep = np.ones(n_input, dtype=bool)
         keep[rejected] = False
-    return LoadResult(accepted=build(keep), rejected=rejected, violations=tuple(violations),
-                      n_input=n_input)
+    return LoadResult(
+        accepted=build(keep), rejected=rejected, violations=tuple(violations), n_input=n_input
+    )

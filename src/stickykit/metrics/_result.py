@@ -14,7 +14,7 @@ __all__ = ["MetricResult"]
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or math.isnan(value):
         return "n/a"
     return f"{value:,.{digits}f}"
 
@@ -108,8 +108,7 @@ class MetricResult:
         text = f"{label} = {_fmt(self.value)}{unit}"
         if self.ci_low is not None and self.ci_high is not None and self.level is not None:
             text += (
-                f" [{self.level:.0%} CI {_fmt(self.ci_low)} to {_fmt(self.ci_high)}, "
-                f"{self.method}]"
+                f" [{self.level:.0%} CI {_fmt(self.ci_low)} to {_fmt(self.ci_high)}, {self.method}]"
             )
         text += f"; n = {self.n:,}, missing = {self.n_missing:,}"
         if self.flags:
@@ -134,19 +133,28 @@ class MetricResult:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        head = ("<tr><th>group</th><th>value</th><th>CI</th><th>n</th><th>missing</th>"
-                "<th>flags</th></tr>")
+        head = (
+            "<tr><th>group</th><th>value</th><th>CI</th><th>n</th><th>missing</th>"
+            "<th>flags</th></tr>"
+        )
 
         def row(r: MetricResult, label: str) -> str:
-            ci = (f"{_fmt(r.ci_low)} to {_fmt(r.ci_high)}" if r.ci_low is not None
-                  and r.ci_high is not None else "n/a")
-            return (f"<tr><td>{esc(label)}</td><td>{_fmt(r.value)}</td><td>{esc(ci)}</td>"
-                    f"<td>{r.n:,}</td><td>{r.n_missing:,}</td>"
-                    f"<td>{esc('; '.join(r.flags))}</td></tr>")
+            ci = (
+                f"{_fmt(r.ci_low)} to {_fmt(r.ci_high)}"
+                if r.ci_low is not None and r.ci_high is not None
+                else "n/a"
+            )
+            return (
+                f"<tr><td>{esc(label)}</td><td>{_fmt(r.value)}</td><td>{esc(ci)}</td>"
+                f"<td>{r.n:,}</td><td>{r.n_missing:,}</td>"
+                f"<td>{esc('; '.join(r.flags))}</td></tr>"
+            )
 
         rows = [row(self, "all")] + [row(g, str(g.group)) for g in self.groups]
         level = f"{self.level:.0%} " if self.level is not None else ""
-        caption = (f"<caption>{esc(self.metric)} ({esc(self.unit)}); {level}interval: "
-                   f"{esc(self.method)}</caption>")
+        caption = (
+            f"<caption>{esc(self.metric)} ({esc(self.unit)}); {level}interval: "
+            f"{esc(self.method)}</caption>"
+        )
         foot = f"<p><small>{esc(self.reference)}; stickykit {esc(self.version)}</small></p>"
         return f"<table>{caption}{head}{''.join(rows)}</table>{foot}"

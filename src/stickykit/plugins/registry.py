@@ -103,8 +103,12 @@ class Registry:
         if name in self._metrics:
             raise DuplicateMetricError(name, self._metrics[name].source, source)
         self._metrics[name] = MetricInfo(
-            name=name, family=cls.family, input_kind=cls.input_kind, summary=_summary(cls),
-            source=source, factory=cls,
+            name=name,
+            family=cls.family,
+            input_kind=cls.input_kind,
+            summary=_summary(cls),
+            source=source,
+            factory=cls,
         )
 
     def __contains__(self, name: object) -> bool:
@@ -135,8 +139,9 @@ class Registry:
         return metric
 
 
-def create_registry(*, load_entrypoints: bool = False, plugins: Iterable[Any] = (),
-                    builtins: bool = True) -> Registry:
+def create_registry(
+    *, load_entrypoints: bool = False, plugins: Iterable[Any] = (), builtins: bool = True
+) -> Registry:
     """A new, isolated registry (entry points off by default).
 
     Examples
@@ -152,8 +157,9 @@ def create_registry(*, load_entrypoints: bool = False, plugins: Iterable[Any] = 
     ...
     stickykit.errors.DuplicateMetricError: metric 'nps' is registered twice: ...
     """
-    return Registry(get_plugin_manager(load_entrypoints=load_entrypoints, plugins=plugins,
-                                       builtins=builtins))
+    return Registry(
+        get_plugin_manager(load_entrypoints=load_entrypoints, plugins=plugins, builtins=builtins)
+    )
 
 
 @functools.cache

@@ -29,7 +29,7 @@ def check_alpha(alpha: float) -> float:
     >>> check_alpha(0.1)
     0.1
     """
-    if not isinstance(alpha, float | int) or isinstance(alpha, bool) or not 0 < alpha < 1:
+    if type(alpha) not in (float, int) or not 0 < alpha < 1:
         msg = f"alpha must be a number in (0, 1), got {alpha!r}"
         raise ValueError(msg)
     return float(alpha)

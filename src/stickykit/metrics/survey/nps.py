@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from stickykit.core._time import us_to_datetime
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import SurveyFrame
-from stickykit.io.validate import Violation, violation
+from stickykit.io.validate import Violation
 from stickykit.metrics._groups import align, empty_labels, group_codes, union_labels
 from stickykit.metrics.base import (
     InputKind,
@@ -95,7 +95,7 @@ def count_categories(
 def _check_cutoffs(instance: NetPromoterScore, attribute: Any, value: Any) -> None:
     del attribute, value
     lo, hi = instance.scale
-    if not (isinstance(lo, int) and isinstance(hi, int) and -128 <= lo < hi <= 127):
+    if not (all(type(v) is int for v in instance.scale) and -128 <= lo < hi <= 127):
         msg = f"scale must be two integers lo < hi within [-128, 127], got {instance.scale!r}"
         raise ValueError(msg)
     if not lo <= instance.detractor_max < instance.promoter_min <= hi:
@@ -230,7 +230,7 @@ class NetPromoterScore(MetricBase):
     def update(self, state: NetScoreState, frame: SurveyFrame) -> NetScoreState:
         """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
         values, answered = self._answers(frame)
-        problems = self._scale_problems(values, answered, frame.first_row, quick=True)
+        problems = self._scale_problems(values, answered, frame.first_row)
         if problems:
             v = problems[0]
             raise ValidationError(record="SurveyFrame", field=v.field, row=int(v.rows[0]),
@@ -254,8 +254,10 @@ class NetPromoterScore(MetricBase):
 
         def add(x: NDArray[Any], y: NDArray[Any]) -> NDArray[Any]:
             if len(x) == slots and len(y) == slots and np.array_equal(pos_a, pos_b):
-                return x + y
-            return align(x, pos_a, slots) + align(y, pos_b, slots)
+                same: NDArray[Any] = x + y
+                return same
+            aligned: NDArray[Any] = align(x, pos_a, slots) + align(y, pos_b, slots)
+            return aligned
 
         return NetScoreState(
             fingerprint=a.fingerprint,
@@ -300,7 +302,7 @@ class NetPromoterScore(MetricBase):
     def check(self, frame: SurveyFrame) -> list[Violation]:
         """Rows whose answer lies outside ``scale`` (for quarantine)."""
         values, answered = self._answers(frame)
-        return self._scale_problems(values, answered, frame.first_row, quick=False)
+        return self._scale_problems(values, answered, frame.first_row)
 
     # -- kernels ------------------------------------------------------------------------
 
@@ -321,26 +323,30 @@ class NetPromoterScore(MetricBase):
         values: NDArray[np.int8],
         answered: NDArray[np.bool_] | None,
         first_row: int,
-        *,
-        quick: bool,
     ) -> list[Violation]:
+        """Answered rows outside ``scale``, checked in cache-sized blocks.
+
+        A block's mask is built only when the block's minimum or maximum falls outside, so a
+        clean column costs no full-length temporary.
+        """
         lo, hi = self.scale
-        if quick:
-            bad_any = False
-            for start in range(0, len(values), BLOCK_ROWS):
-                block = values[start : start + BLOCK_ROWS]
-                if answered is not None:
-                    block = block[answered[start : start + BLOCK_ROWS]]
-                if block.size and (block.min() < lo or block.max() > hi):
-                    bad_any = True
-                    break
-            if not bad_any:
-                return []
-        bad = (values < lo) | (values > hi)
-        if answered is not None:
-            bad &= answered
-        found = violation(self.item, bad, values, f"an integer in [{lo}, {hi}]", first_row)
-        return [] if found is None else [found]
+        found: list[NDArray[np.intp]] = []
+        for start in range(0, len(values), BLOCK_ROWS):
+            block = values[start : start + BLOCK_ROWS]
+            mask = None if answered is None else answered[start : start + BLOCK_ROWS]
+            used = block if mask is None else block[mask]
+            if used.size == 0 or (used.min() >= lo and used.max() <= hi):
+                continue
+            bad = (block < lo) | (block > hi)
+            if mask is not None:
+                bad &= mask
+            found.append(start + np.flatnonzero(bad))
+        if not found:
+            return []
+        rows = np.concatenate(found)
+        expected = f"an integer in [{lo}, {hi}]"
+        where = (rows + first_row).astype(np.int64)
+        return [Violation(field=self.item, rows=where, values=values[rows], expected=expected)]
 
     def _groups(self, frame: SurveyFrame) -> tuple[NDArray[Any], NDArray[np.intp] | None]:
         if self.by is None:
@@ -385,9 +391,13 @@ class NetPromoterScore(MetricBase):
         if weights_used:
             w = np.ones(len(values)) if weight is None else weight
             w_used = w if answered is None else w[answered]
-            sums = np.bincount(cell_used, weights=w_used, minlength=slots * 3).reshape(slots, 3)
-            sq_sums = np.bincount(cell_used, weights=w_used * w_used,
-                                  minlength=slots * 3).reshape(slots, 3)
+            sums = np.asarray(
+                np.bincount(cell_used, weights=w_used, minlength=slots * 3), dtype=np.float64
+            ).reshape(slots, 3)
+            sq_sums = np.asarray(
+                np.bincount(cell_used, weights=w_used * w_used, minlength=slots * 3),
+                dtype=np.float64,
+            ).reshape(slots, 3)
         return NetScoreState(fingerprint=self.fingerprint, labels=labels, counts=counts,
                              n_missing=n_missing, weight_sums=sums, weight_sq_sums=sq_sums)
 
@@ -421,7 +431,7 @@ class NetPromoterScore(MetricBase):
                 sum_sq = (weight_sq_sums[2] * (1 - score) ** 2
                           + weight_sq_sums[1] * score**2
                           + weight_sq_sums[0] * (1 + score) ** 2)
-                variance = (n / (n - 1) if n > 1 else math.inf) * sum_sq / total_w**2
+                variance = n / (n - 1) * sum_sq / total_w**2 if n > 1 else math.nan
                 centre, se = score, math.sqrt(variance)
                 z = _z(self.alpha)
                 low, high = centre - z * se, centre + z * se
@@ -442,6 +452,8 @@ class NetPromoterScore(MetricBase):
                 details.update(adjusted_nps=100 * centre)
             details.update(promoters=100 * positive / n, passives=100 * middle / n,
                            detractors=100 * negative / n)
+        if n == 1 and self.weighted and self.interval == "wald":
+            flags.append("no interval: the linearised variance needs n >= 2")
         if 0 < n < self.min_n:
             flags.append(f"small sample: n = {n} < {self.min_n}")
         if self.interval == "wald" and n and se == 0:
