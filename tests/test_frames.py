@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import attrs
 import numpy as np
@@ -22,15 +23,14 @@ def us(*stamps: str) -> np.ndarray:
 def assert_frames_equal(a, b) -> None:
     """Same type, same columns, same dtypes, same values (label values compared where present)."""
     assert type(a) is type(b)
-    label_missing = getattr(a, "label_missing", {})
-    assert dict(label_missing).keys() == dict(getattr(b, "label_missing", {})).keys()
+    label_missing = dict(getattr(a, "label_missing", {}))
+    assert label_missing.keys() == dict(getattr(b, "label_missing", {})).keys()
     for field in attrs.fields(type(a)):
         x, y = getattr(a, field.name), getattr(b, field.name)
         if x is None or y is None or isinstance(x, int):
             assert x == y, field.name
             continue
-        columns = x.items() if isinstance(x, dict | type(a.__dict__) if False else x) else None
-        if not isinstance(x, np.ndarray):
+        if isinstance(x, Mapping):
             assert list(x) == list(y), field.name
             columns = [(f"{field.name}[{k!r}]", x[k], y[k]) for k in x]
         else:
@@ -50,12 +50,34 @@ def assert_frames_equal(a, b) -> None:
 def event_records() -> list[Event]:
     paris = dt.timezone(dt.timedelta(hours=2))
     return [
-        Event(event_id="e1", customer_id=7, timestamp=dt.datetime(2024, 1, 1, 9, tzinfo=UTC),
-              amount=10.5, quantity=2, order_id="o1", currency="EUR"),
-        Event(event_id="e2", customer_id=7, timestamp=dt.datetime(2024, 6, 1, 14, tzinfo=paris),
-              kind="return", amount=-10.5, quantity=1, order_id="o1", currency="EUR"),
-        Event(event_id="e3", customer_id=9, timestamp=dt.datetime(2024, 2, 29, tzinfo=UTC),
-              amount=0.0, quantity=3, order_id="o2", currency="USD"),
+        Event(
+            event_id="e1",
+            customer_id=7,
+            timestamp=dt.datetime(2024, 1, 1, 9, tzinfo=UTC),
+            amount=10.5,
+            quantity=2,
+            order_id="o1",
+            currency="EUR",
+        ),
+        Event(
+            event_id="e2",
+            customer_id=7,
+            timestamp=dt.datetime(2024, 6, 1, 14, tzinfo=paris),
+            kind="return",
+            amount=-10.5,
+            quantity=1,
+            order_id="o1",
+            currency="EUR",
+        ),
+        Event(
+            event_id="e3",
+            customer_id=9,
+            timestamp=dt.datetime(2024, 2, 29, tzinfo=UTC),
+            amount=0.0,
+            quantity=3,
+            order_id="o2",
+            currency="USD",
+        ),
     ]
 
 
@@ -90,12 +112,36 @@ def customer_arrays() -> dict[str, np.ndarray]:
 def survey_records() -> list[Survey]:
     t = dt.datetime(2024, 3, 1, 8, tzinfo=UTC)
     return [
-        Survey(respondent_id="r1", answers={"nps": 10, "csat": 5}, customer_id=1, answered_at=t,
-               weight=2.0, wave=1, segment="a", comment="great"),
-        Survey(respondent_id="r2", answers={"nps": None, "csat": 3}, customer_id=2, answered_at=t,
-               weight=1.0, wave=2, segment=None, comment=None),
-        Survey(respondent_id="r3", answers={"nps": 0, "csat": None}, customer_id=3, answered_at=t,
-               weight=0.5, wave=2, segment="b", comment="slow"),
+        Survey(
+            respondent_id="r1",
+            answers={"nps": 10, "csat": 5},
+            customer_id=1,
+            answered_at=t,
+            weight=2.0,
+            wave=1,
+            segment="a",
+            comment="great",
+        ),
+        Survey(
+            respondent_id="r2",
+            answers={"nps": None, "csat": 3},
+            customer_id=2,
+            answered_at=t,
+            weight=1.0,
+            wave=2,
+            segment=None,
+            comment=None,
+        ),
+        Survey(
+            respondent_id="r3",
+            answers={"nps": 0, "csat": None},
+            customer_id=3,
+            answered_at=t,
+            weight=0.5,
+            wave=2,
+            segment="b",
+            comment="slow",
+        ),
     ]
 
 
@@ -188,8 +234,12 @@ STRICT_CASES = [
     ("EventFrame", "customer_id", "customer_id", np.array([[7, 7, 9]], dtype=np.int64)),
     ("EventFrame", "customer_id", "customer_id", np.array([7, 7], dtype=np.int64)),
     ("EventFrame", "timestamp", "timestamp", NAIVE_OBJECTS),
-    ("EventFrame", "timestamp", "timestamp", us("2024-01-01", "2024-01-02", "2024-01-03")
-     .astype("datetime64[ns]")),
+    (
+        "EventFrame",
+        "timestamp",
+        "timestamp",
+        us("2024-01-01", "2024-01-02", "2024-01-03").astype("datetime64[ns]"),
+    ),
     ("EventFrame", "timestamp", "timestamp", np.array(["2024-01-01"] * 3, dtype="datetime64[D]")),
     ("EventFrame", "timestamp", "timestamp", np.array(["2024-01-01", "2024-01-02", "2024-01-03"])),
     ("EventFrame", "timestamp", "timestamp", us("2024-01-01", "NaT", "2024-01-03")),
@@ -205,26 +255,49 @@ STRICT_CASES = [
     ("CustomerFrame", "segment", "segment", np.array([1.0, 2.0])),
     ("CustomerFrame", "segment", "segment", np.zeros((2, 1), dtype=np.int64)),
     ("SurveyFrame", "respondent_id", "respondent_id", np.array([1, 2, 3], dtype=np.int32)),
-    ("SurveyFrame", "answers['nps']", "answers",
-     {"nps": np.array([10.0, 0.0, 0.0]), "csat": np.array([5, 3, 0], np.int8)}),
-    ("SurveyFrame", "answers['nps']", "answers",
-     {"nps": np.array([10, 0, 0]), "csat": np.array([5, 3, 0], np.int8)}),
-    ("SurveyFrame", "csat", "answers",
-     {"nps": np.array([10, 0, 0], np.int8), "csat": np.array([5, 3], np.int8)}),
+    (
+        "SurveyFrame",
+        "answers['nps']",
+        "answers",
+        {"nps": np.array([10.0, 0.0, 0.0]), "csat": np.array([5, 3, 0], np.int8)},
+    ),
+    (
+        "SurveyFrame",
+        "answers['nps']",
+        "answers",
+        {"nps": np.array([10, 0, 0]), "csat": np.array([5, 3, 0], np.int8)},
+    ),
+    (
+        "SurveyFrame",
+        "csat",
+        "answers",
+        {"nps": np.array([10, 0, 0], np.int8), "csat": np.array([5, 3], np.int8)},
+    ),
     ("SurveyFrame", "answers", "answers", {}),
-    ("SurveyFrame", "answer_missing['nps']", "answer_missing",
-     {"nps": np.array([0, 1, 0]), "csat": np.array([False, False, True])}),
-    ("SurveyFrame", "answer_missing['nps']", "answer_missing",
-     {"nps": np.array([False, True]), "csat": np.array([False, False, True])}),
-    ("SurveyFrame", "answer_missing['other']", "answer_missing",
-     {"other": np.array([False, True, False])}),
+    (
+        "SurveyFrame",
+        "answer_missing['nps']",
+        "answer_missing",
+        {"nps": np.array([0, 1, 0]), "csat": np.array([False, False, True])},
+    ),
+    (
+        "SurveyFrame",
+        "answer_missing['nps']",
+        "answer_missing",
+        {"nps": np.array([False, True]), "csat": np.array([False, False, True])},
+    ),
+    (
+        "SurveyFrame",
+        "answer_missing['other']",
+        "answer_missing",
+        {"other": np.array([False, True, False])},
+    ),
     ("SurveyFrame", "answered_at", "answered_at", NAIVE_OBJECTS),
     ("SurveyFrame", "weight", "weight", np.array([1, 2, 3], dtype=np.int64)),
     ("SurveyFrame", "wave", "wave", np.array([1.0, 2.0, 2.0])),
     ("SurveyFrame", "comment", "comment", np.array(["a", "b", "c"])),
     ("SurveyFrame", "label_missing['wave']", "label_missing", {"wave": np.array([1, 0, 0])}),
-    ("SurveyFrame", "label_missing['customer']", "label_missing",
-     {"customer": np.zeros(3, bool)}),
+    ("SurveyFrame", "label_missing['customer']", "label_missing", {"customer": np.zeros(3, bool)}),
 ]
 
 
@@ -259,8 +332,11 @@ def test_good_arrays_build(frame):
 
 
 def test_optional_columns_may_be_absent():
-    f = EventFrame(event_id=np.arange(2), customer_id=np.array(["a", "b"]),
-                   timestamp=us("2024-01-01", "2024-01-02"))
+    f = EventFrame(
+        event_id=np.arange(2),
+        customer_id=np.array(["a", "b"]),
+        timestamp=us("2024-01-01", "2024-01-02"),
+    )
     assert (f.kind, f.amount, f.quantity, f.order_id, f.currency) == (None,) * 5
     s = SurveyFrame(answers={"q": np.array([1, 2], np.int8)})
     assert s.respondent_id is None
@@ -276,7 +352,7 @@ def _arrays_of(frame) -> dict[str, np.ndarray]:
         value = getattr(frame, field.name)
         if isinstance(value, np.ndarray):
             out[field.name] = value
-        elif isinstance(value, dict) or hasattr(value, "items") and not isinstance(value, int):
+        elif isinstance(value, Mapping):
             out.update({f"{field.name}[{k}]": v for k, v in value.items()})
     return out
 

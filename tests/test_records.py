@@ -322,7 +322,13 @@ def test_weight_accepts_non_negative_numbers_as_float(given_weight, stored):
 
 def test_survey_defaults():
     s = Survey(respondent_id="r", answers={"nps": 10})
-    assert (s.instrument, s.weight, s.answered_at, s.wave, s.comment) == ("nps", 1.0, None, None, None)
+    assert (s.instrument, s.weight, s.answered_at, s.wave, s.comment) == (
+        "nps",
+        1.0,
+        None,
+        None,
+        None,
+    )
 
 
 # ---------------------------------------------------------------- the error itself

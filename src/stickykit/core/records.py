@@ -29,7 +29,7 @@ from stickykit.errors import ValidationError
 
 __all__ = ["Answers", "Customer", "Event", "Id", "Survey"]
 
-#: A customer, event or respondent id: a non-empty string or an integer.
+#: A customer, event or respondent id, a non-empty string or an integer.
 Id = int | str
 
 

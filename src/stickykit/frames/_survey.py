@@ -36,7 +36,7 @@ class SurveyFrame:
 
     Answers are ``int8`` per item (a 0-10 or 1-7 scale fits; no float copy is ever made), with a
     boolean mask per item that has unanswered rows (``True`` = missing). The frame is the strict
-    layer: it accepts exactly typed arrays; :func:`stickykit.io.survey_frame` converts anything else.
+    layer: it accepts exactly typed arrays; :func:`stickykit.io.load_survey` converts anything else.
 
     Parameters
     ----------

@@ -30,8 +30,8 @@ __all__ = [
 Converted = tuple[NDArray[Any], NDArray[np.bool_] | None, list[Violation]]
 
 _MISSING_TEXT = ("", "nan", "NaN", "None", "NA", "<NA>", "NaT", "null", "NULL")
-#: Rows per block when an integer column's range is checked: small enough to stay in cache.
-_BLOCK_ROWS = 1 << 16
+#: Rows per block when an integer column's range is checked (as the NPS kernel's BLOCK_ROWS).
+_BLOCK_ROWS = 1 << 20
 
 
 def _keep(v: Violation | None, out: list[Violation]) -> None:
@@ -50,7 +50,8 @@ def _as_text(values: NDArray[Any]) -> NDArray[np.str_]:
 
 
 def _float_missing(values: NDArray[Any]) -> NDArray[np.bool_]:
-    return np.isnan(values)
+    missing: NDArray[np.bool_] = np.isnan(values)
+    return missing
 
 
 def _rows_outside(values: NDArray[Any], lo: int, hi: int) -> NDArray[np.intp] | None:
@@ -58,11 +59,18 @@ def _rows_outside(values: NDArray[Any], lo: int, hi: int) -> NDArray[np.intp] | 
 
     The column is read in cache-sized blocks and a block's mask is built only when its
     minimum or maximum falls outside, so a clean column costs no full-length temporary.
+    When ``lo`` is 0, a signed column is read through its unsigned view, where every negative
+    value exceeds any ``hi`` the signed type holds: one ``max()`` per block checks both ends.
     """
+    probe = values
+    if values.dtype.kind == "i" and lo == 0 and hi <= np.iinfo(values.dtype).max:
+        probe = values.view(values.dtype.str.replace("i", "u"))
+    check_min = not (probe.dtype.kind == "u" and lo <= 0)
     found: list[NDArray[np.intp]] = []
     for start in range(0, len(values), _BLOCK_ROWS):
-        block = values[start : start + _BLOCK_ROWS]
-        if int(block.min()) < lo or int(block.max()) > hi:
+        block = probe[start : start + _BLOCK_ROWS]
+        if (check_min and int(block.min()) < lo) or int(block.max()) > hi:
+            block = values[start : start + _BLOCK_ROWS]
             found.append(start + np.flatnonzero((block < lo) | (block > hi)))
     return np.concatenate(found) if found else None
 
@@ -232,7 +240,8 @@ def _looks_numeric(text: NDArray[np.str_]) -> NDArray[np.bool_]:
     ok_head = np.strings.isdecimal(head)
     ok_tail = (sep == "") | np.strings.isdecimal(tail)
     special = np.isin(np.strings.lower(np.strings.lstrip(text, "+-")), ("inf", "infinity", "nan"))
-    return (ok_head & ok_tail) | special
+    numeric: NDArray[np.bool_] = (ok_head & ok_tail) | special
+    return numeric
 
 
 def to_id(values: NDArray[Any], field: str, *, allow_missing: bool = False) -> Converted:
@@ -266,6 +275,12 @@ def to_id(values: NDArray[Any], field: str, *, allow_missing: bool = False) -> C
     missing = _text_missing(text)
     if not allow_missing:
         _keep(violation(field, missing, values, expected), found)
+    if values.dtype.kind == "O":
+        # a bool would pass as the text id "True": look only at the rows that read so
+        maybe = np.flatnonzero(np.isin(text, ("True", "False")))
+        is_bool = np.zeros(len(values), bool)
+        is_bool[maybe] = [isinstance(v, bool | np.bool_) for v in values[maybe]]
+        _keep(violation(field, is_bool, values, "an integer or text id"), found)
     if not missing.any():
         return text, None, found
     # blank the masked rows: "nan", "None" or "<NA>" depending on where the column came from
@@ -287,7 +302,7 @@ def to_text(values: NDArray[Any]) -> NDArray[Any]:
     return text
 
 
-def _offsets_us(zone: dt.tzinfo, local: NDArray[np.datetime64]) -> NDArray[np.int64]:
+def _offsets_us(zone: dt.tzinfo, local: NDArray[Any]) -> NDArray[np.int64]:
     """UTC offset in microseconds of each (few, distinct) wall-clock time in ``zone``."""
     return np.array(
         [
@@ -328,11 +343,12 @@ def _localize(naive_us: NDArray[np.datetime64], tz: str | dt.tzinfo) -> NDArray[
 def _has_offset(text: NDArray[np.str_]) -> NDArray[np.bool_]:
     """ISO date-time text carrying a UTC offset (``Z``, ``+hh:mm`` or ``-hh:mm`` after the time)."""
     timed = (np.strings.find(text, "T", 10, 11) == 10) | (np.strings.find(text, " ", 10, 11) == 10)
-    return timed & (
+    offset: NDArray[np.bool_] = timed & (
         np.strings.endswith(np.strings.upper(text), "Z")
         | (np.strings.find(text, "+", 10) >= 0)
         | (np.strings.find(text, "-", 10) >= 0)
     )
+    return offset
 
 
 def _parse_distinct(text: NDArray[np.str_]) -> tuple[NDArray[np.datetime64], NDArray[np.bool_]]:
@@ -380,8 +396,16 @@ def to_time(
         stamps = np.full(len(values), np.datetime64("NaT", "us"))
         # numpy would read "+02:00"/"Z" (with a warning) and "now"/"today": refuse them here
         offset = ~missing_text & _has_offset(text)
-        _keep(violation(field, offset, values, "an ISO 8601 date-time without a UTC offset "
-                        "(give offsets as a timezone-aware dataframe column)"), found)
+        _keep(
+            violation(
+                field,
+                offset,
+                values,
+                "an ISO 8601 date-time without a UTC offset "
+                "(give offsets as a timezone-aware dataframe column)",
+            ),
+            found,
+        )
         bad_text = offset | np.isin(np.strings.lower(text), ("now", "today"))
         parsable = ~missing_text & ~bad_text
         if parsable.any():

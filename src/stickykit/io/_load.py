@@ -45,7 +45,8 @@ def _require(cols: Columns, record: str, field: str, source_name: str) -> NDArra
 
 
 def _empty_check(record: str, cols: Columns) -> None:
-    if cols.n == 0:
+    # without any wanted column there is no row count yet: _require names the missing column
+    if cols.n == 0 and cols.data:
         raise ValidationError(
             record=record, field="(rows)", row=None, value="0 rows", expected="at least one row"
         )

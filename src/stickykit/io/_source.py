@@ -48,6 +48,11 @@ def _from_dataframe(frame: Any, wanted: set[str] | None) -> Columns:
             continue
         series = df[name]
         dtype = series.dtype
+        if isinstance(dtype, nw.Unknown) and getattr(series.to_native().dtype, "tz", None):
+            # narwhals reads pandas "datetime64[ns, America/New_York]" as Unknown (it expects
+            # zone names without "_", "-" or digits); the cast to UTC still works
+            series = series.cast(nw.Datetime("us", "UTC"))
+            dtype = series.dtype
         if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
             aware.add(name)
             series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)

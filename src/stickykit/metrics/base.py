@@ -7,7 +7,7 @@ methods, and no other code path:
     The empty state; the identity of ``merge``.
 ``update(S, frame) -> S``
     Fold one batch of rows into a state. Raises :class:`~stickykit.errors.ValidationError` on
-    a row it cannot use; :meth:`Metric.check` finds those rows in advance, for quarantine.
+    a row it cannot use; :meth:`MetricBase.check` finds those rows in advance, for quarantine.
 ``merge(S, S) -> S``
     Associative and commutative. States of different metrics or parameters refuse to merge.
 ``finalize(S, as_of=None) -> MetricResult``
@@ -151,7 +151,7 @@ class MetricBase:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def check(self, frame: Any) -> list[Any]:
-        """Rows of ``frame`` that :meth:`update` would refuse, as violations (none by default)."""
+        """Rows of ``frame`` that ``update`` would refuse, as violations (none by default)."""
         del frame
         return []
 

@@ -59,6 +59,8 @@ def survey_frames(
     weights : bool
         Draw respondent weights in [0.1, 10].
 
+    Notes
+    -----
     Respondents and customers are drawn from small pools, so one customer appears in several
     rows (and so across chunks when the frame is split).
     """
