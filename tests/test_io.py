@@ -604,3 +604,49 @@ def test_fixed_example_has_every_kind_of_cell():
     kinds = {kind for row in FIXED_ROWS for kind, _ in row}
     assert kinds == {"good", "bad", "missing"}
     assert any(isinstance(v, float) and math.isnan(v) for row in FIXED_ROWS for _, v in row)
+
+
+def test_unknown_zone_is_a_validation_error() -> None:
+    from stickykit import Event, load_events
+
+    with pytest.raises(ValidationError, match="IANA time zone") as info:
+        load_events({"customer_id": [1], "timestamp": ["2024-01-01"]}, tz="Mars/Olympus")
+    assert info.value.field == "tz"
+    with pytest.raises(ValidationError, match="IANA"):
+        Event.from_mapping(
+            {"event_id": 1, "customer_id": 1, "timestamp": dt.datetime(2024, 1, 1)},
+            tz="Nowhere/City",
+        )
+
+
+def test_missing_order_ids_are_masked_not_zero() -> None:
+    from stickykit import load_events
+
+    f = load_events(
+        {
+            "customer_id": [1, 2, 3],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "order_id": [10.0, np.nan, 12.0],
+            "currency": ["USD", None, "EUR"],
+        },
+        tz="UTC",
+    )
+    assert f.label_missing["order_id"].tolist() == [False, True, False]
+    assert f.label_missing["currency"].tolist() == [False, True, False]
+    assert f.order_id[[0, 2]].tolist() == [10, 12]
+
+
+def test_event_records_keep_partial_order_ids() -> None:
+    from stickykit import Event, EventFrame
+
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    f = EventFrame.from_records(
+        [
+            Event(event_id=1, customer_id=1, timestamp=t, order_id="o1"),
+            Event(event_id=2, customer_id=1, timestamp=t),
+        ]
+    )
+    assert f.order_id is not None
+    assert f.order_id[0] == "o1"
+    assert f.label_missing["order_id"].tolist() == [False, True]
+    assert f.currency is None

@@ -12,9 +12,35 @@ import zoneinfo
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["as_utc", "datetime_to_us", "localize", "us_to_datetime"]
+__all__ = ["as_utc", "check_zone", "datetime_to_us", "localize", "us_to_datetime"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def check_zone(record: str, tz: str | dt.tzinfo | None) -> dt.tzinfo | None:
+    """The zone named by ``tz`` (an IANA name or a tzinfo); an unknown name is a ValidationError.
+
+    Examples
+    --------
+    >>> check_zone("Event", "Mars/Olympus")
+    Traceback (most recent call last):
+    ...
+    stickykit.errors.ValidationError: Event.tz: 'Mars/Olympus' is invalid, expected an IANA time zone name such as 'Europe/Paris'
+    """
+    if tz is None or isinstance(tz, dt.tzinfo):
+        return tz
+    try:
+        return zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        from stickykit.errors import ValidationError  # noqa: PLC0415
+
+        raise ValidationError(
+            record=record,
+            field="tz",
+            row=None,
+            value=tz,
+            expected="an IANA time zone name such as 'Europe/Paris'",
+        ) from None
 
 
 def localize(value: dt.datetime, tz: str | dt.tzinfo | None) -> dt.datetime:

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from stickykit.core import _validators as v
-from stickykit.core._time import as_utc, localize
+from stickykit.core._time import as_utc, check_zone, localize
 from stickykit.core.schema import column
 from stickykit.errors import ValidationError
 
@@ -147,8 +147,9 @@ def _from_mapping(cls: type[Any], row: Mapping[str, Any], tz: str | dt.tzinfo | 
             value=row[unknown[0]],
             expected=f"one of the fields {sorted(names)}",
         )
+    zone = check_zone(cls.__name__, tz)
     values = {
-        key: localize(value, tz) if isinstance(value, dt.datetime) else value
+        key: localize(value, zone) if isinstance(value, dt.datetime) else value
         for key, value in row.items()
     }
     return cls(**values)

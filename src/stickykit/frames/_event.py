@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -15,18 +15,22 @@ from stickykit.frames._columns import (
     check_id,
     check_label,
     check_length,
+    check_mask,
     check_no_nat,
     check_typed,
     id_array,
 )
+from stickykit.frames._rows import RowOps
 
 __all__ = ["CustomerFrame", "EventFrame"]
+
+_OPTIONAL_LABELS = ("order_id", "currency", "kind")
 
 Column = NDArray[Any]
 
 
 @attrs.frozen(eq=False)
-class EventFrame:
+class EventFrame(RowOps):
     """Events as equal-length numpy columns (the bulk form of :class:`~stickykit.core.Event`).
 
     Parameters
@@ -45,6 +49,9 @@ class EventFrame:
         int64 or unicode order ids.
     currency : numpy.ndarray or None
         Unicode ISO 4217 codes.
+    label_missing : Mapping[str, numpy.ndarray]
+        For ``order_id``, ``currency`` and ``kind``: a bool mask, ``True`` where the row has
+        no value (the array holds a placeholder there).
     first_row : int
         Input row number of the first row.
 
@@ -65,10 +72,15 @@ class EventFrame:
     quantity: NDArray[np.int64] | None = None
     order_id: Column | None = None
     currency: Column | None = None
+    label_missing: Mapping[str, NDArray[np.bool_]] = attrs.field(factory=dict, converter=dict)
     first_row: int = 0
 
     def __attrs_post_init__(self) -> None:
         name = type(self).__name__
+        for label, mask in self.label_missing.items():
+            if label not in _OPTIONAL_LABELS or getattr(self, label) is None:
+                check_typed(name, f"label_missing[{label!r}]", None, "bool (for a present column)")
+            check_mask(name, f"label_missing[{label!r}]", mask, len(self.event_id))
         check_id(name, "event_id", self.event_id)
         check_id(name, "customer_id", self.customer_id)
         check_typed(name, "timestamp", self.timestamp, "datetime64[us]")
@@ -88,7 +100,7 @@ class EventFrame:
             {
                 f.name: getattr(self, f.name)
                 for f in attrs.fields(EventFrame)
-                if f.name != "first_row"
+                if f.name not in ("first_row", "label_missing")
             },
         )
 
@@ -104,22 +116,10 @@ class EventFrame:
         values = {
             f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
             for f in attrs.fields(EventFrame)
-            if f.name != "first_row"
+            if f.name not in ("first_row", "label_missing")
         }
-        return EventFrame(**values, first_row=first_row)  # type: ignore[arg-type]
-
-    def slice(self, start: int, stop: int) -> EventFrame:
-        """Rows ``start:stop`` as views (no copy); ``first_row`` follows the input rows."""
-        start, stop, _ = slice(start, stop).indices(len(self))
-        return self._map(lambda col: col[start:stop], self.first_row + start)
-
-    def take(self, rows: NDArray[np.intp]) -> EventFrame:
-        """The given rows, in that order (a copy)."""
-        return self._map(lambda col: col[rows], self.first_row)
-
-    def filter(self, keep: NDArray[np.bool_]) -> EventFrame:
-        """Rows where ``keep`` is true (a copy)."""
-        return self._map(lambda col: col[keep], self.first_row)
+        masks = {k: fn(v) for k, v in self.label_missing.items()}
+        return EventFrame(**values, label_missing=masks, first_row=first_row)  # type: ignore[arg-type]
 
     @classmethod
     def from_records(cls, records: Sequence[Event]) -> EventFrame:
@@ -134,8 +134,18 @@ class EventFrame:
         array([3.5])
         """
         name = cls.__name__
-        orders = [r.order_id for r in records]
-        currencies = [r.currency for r in records]
+        optional: dict[str, Column | None] = {}
+        missing: dict[str, NDArray[np.bool_]] = {}
+        for label in ("order_id", "currency"):
+            raw = [getattr(r, label) for r in records]
+            present = [value for value in raw if value is not None]
+            if not present:
+                optional[label] = None
+                continue
+            optional[label] = id_array([present[0] if v is None else v for v in raw], name, label)
+            absent = np.array([v is None for v in raw], dtype=bool)
+            if absent.any():
+                missing[label] = absent
         return cls(
             event_id=id_array([r.event_id for r in records], name, "event_id"),
             customer_id=id_array([r.customer_id for r in records], name, "customer_id"),
@@ -143,17 +153,13 @@ class EventFrame:
             kind=np.array([r.kind for r in records], dtype=str),
             amount=np.array([r.amount for r in records], dtype=np.float64),
             quantity=np.array([r.quantity for r in records], dtype=np.int64),
-            order_id=id_array(orders, name, "order_id")
-            if all(o is not None for o in orders) and orders
-            else None,
-            currency=np.array(currencies, dtype=str)
-            if all(c is not None for c in currencies) and currencies
-            else None,
+            label_missing=missing,
+            **optional,  # type: ignore[arg-type]
         )
 
 
 @attrs.frozen(eq=False)
-class CustomerFrame:
+class CustomerFrame(RowOps):
     """Customers as equal-length numpy columns.
 
     Parameters
@@ -205,19 +211,6 @@ class CustomerFrame:
             segment=None if self.segment is None else fn(self.segment),
             first_row=first_row,
         )
-
-    def slice(self, start: int, stop: int) -> CustomerFrame:
-        """Rows ``start:stop`` as views (no copy); ``first_row`` follows the input rows."""
-        start, stop, _ = slice(start, stop).indices(len(self))
-        return self._map(lambda col: col[start:stop], self.first_row + start)
-
-    def take(self, rows: NDArray[np.intp]) -> CustomerFrame:
-        """The given rows, in that order (a copy)."""
-        return self._map(lambda col: col[rows], self.first_row)
-
-    def filter(self, keep: NDArray[np.bool_]) -> CustomerFrame:
-        """Rows where ``keep`` is true (a copy)."""
-        return self._map(lambda col: col[keep], self.first_row)
 
     @classmethod
     def from_records(cls, records: Sequence[Customer]) -> CustomerFrame:

@@ -20,6 +20,7 @@ from stickykit.frames._columns import (
     check_typed,
     id_array,
 )
+from stickykit.frames._rows import RowOps
 
 __all__ = ["SurveyFrame"]
 
@@ -31,7 +32,7 @@ def _freeze(mapping: Mapping[str, NDArray[Any]]) -> Mapping[str, NDArray[Any]]:
 
 
 @attrs.frozen(eq=False)
-class SurveyFrame:
+class SurveyFrame(RowOps):
     """Survey responses as equal-length numpy columns.
 
     Answers are ``int8`` per item (a 0-10 or 1-7 scale fits; no float copy is ever made), with a
@@ -143,27 +144,6 @@ class SurveyFrame:
             label_missing={k: fn(col) for k, col in self.label_missing.items()},
             first_row=first_row,
         )
-
-    def slice(self, start: int, stop: int) -> SurveyFrame:
-        """Rows ``start:stop`` as views (no copy); ``first_row`` follows the input rows.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> f = SurveyFrame(respondent_id=np.arange(5), answers={"q": np.arange(5, dtype=np.int8)})
-        >>> f.slice(2, 4).first_row, len(f.slice(2, 4))
-        (2, 2)
-        """
-        start, stop, _ = slice(start, stop).indices(len(self))
-        return self._map(lambda col: col[start:stop], self.first_row + start)
-
-    def take(self, rows: NDArray[np.intp]) -> SurveyFrame:
-        """The given rows, in that order (a copy)."""
-        return self._map(lambda col: col[rows], self.first_row)
-
-    def filter(self, keep: NDArray[np.bool_]) -> SurveyFrame:
-        """Rows where ``keep`` is true (a copy)."""
-        return self._map(lambda col: col[keep], self.first_row)
 
     @classmethod
     def from_records(cls, records: Sequence[Survey]) -> SurveyFrame:

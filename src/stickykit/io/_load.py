@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from stickykit.core._time import check_zone
 from stickykit.errors import ValidationError
 from stickykit.frames import CustomerFrame, EventFrame, SurveyFrame
 from stickykit.io._convert import to_answers, to_float, to_id, to_int, to_text, to_time
@@ -131,6 +132,7 @@ def load_survey(
         "comment",
     )
     names = {field: _name(columns, field) for field in fields}
+    check_zone(record, tz)
     cols = read_columns(source, set(names.values()) | set(items))
     _empty_check(record, cols)
     if not items:
@@ -258,6 +260,7 @@ def load_events(
         "currency",
     )
     names = {field: _name(columns, field) for field in fields}
+    check_zone(record, tz)
     cols = read_columns(source, set(names.values()))
     _empty_check(record, cols)
     found: list[Violation] = []
@@ -280,14 +283,16 @@ def load_events(
     )
     found += bad
     optional: dict[str, NDArray[Any] | None] = {}
+    event_missing: dict[str, NDArray[np.bool_]] = {}
     for label in ("kind", "order_id", "currency"):
         raw = cols.get(names[label])
         if raw is None:
             optional[label] = None
             continue
-        optional[label], _, bad = to_id(raw, label, allow_missing=label == "order_id")
-        if label in ("kind", "currency") and optional[label] is not None:
-            optional[label] = np.asarray(optional[label]).astype(str)
+        values, missing, bad = to_id(raw, label, allow_missing=label != "kind")
+        optional[label] = values.astype(str) if label in ("kind", "currency") else values
+        if missing is not None:
+            event_missing[label] = missing
         found += bad
     raw = cols.get(names["amount"])
     amount = None
@@ -307,6 +312,7 @@ def load_events(
             timestamp=_subset(timestamp, keep),
             amount=_subset(amount, keep),
             quantity=_subset(quantity, keep),
+            label_missing={k: _subset(v, keep) for k, v in event_missing.items()},
             **{k: _subset(v, keep) for k, v in optional.items()},
         )
 
@@ -347,6 +353,7 @@ def load_customers(
     """
     record = "CustomerFrame"
     names = {field: _name(columns, field) for field in ("customer_id", "acquired_at", "segment")}
+    check_zone(record, tz)
     cols = read_columns(source, set(names.values()))
     _empty_check(record, cols)
     found: list[Violation] = []
