@@ -124,26 +124,17 @@ def test_missing_code_outside_the_scale_and_nan_together():
     assert res.rejected.tolist() == [2]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug in io._convert.to_answers: missing codes ignored in object columns"
-)
 def test_missing_code_in_an_object_column_is_missing():
     res = nps_load(np.array([-99, 5, "abc"], dtype=object), missing_codes=(-99,))
     assert res.rejected.tolist() == [2]
     assert missing_rows(res.accepted) == [0]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug in io._convert.to_answers: missing codes ignored in text columns"
-)
 def test_missing_code_in_a_text_column_is_missing():
     res = nps_load(np.array(["-99", "5"]), missing_codes=(-99,))
     assert res.n_rejected == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug in io._convert.to_int: whole floats refused in object columns"
-)
 def test_whole_float_in_an_object_column_is_an_answer():
     res = nps_load(np.array([5.0, None, "abc"], dtype=object))
     assert res.rejected.tolist() == [2]

@@ -69,15 +69,9 @@ def _as_frame(source: Any, kind: str, metrics: Sequence[Metric], errors: str) ->
             raise TypeError(msg)
         return frame_type.from_records(source), 0
     if kind == "survey":
-        items: dict[str, tuple[int, int] | None] = {}
-        for metric in metrics:
-            items.update(getattr(metric, "scales", dict.fromkeys(getattr(metric, "requires", ()))))
-        loaded: Any = load_survey(
-            source,
-            items=list(items),
-            errors=errors,  # type: ignore[call-overload]
-            scales={k: v for k, v in items.items() if v is not None},
-        )
+        items = list(dict.fromkeys(item for m in metrics for item in getattr(m, "requires", ())))
+        # answer ranges are checked once, by the metrics themselves (check/update)
+        loaded: Any = load_survey(source, items=items, errors=errors)  # type: ignore[call-overload]
     elif kind == "events":
         loaded = load_events(source, errors=errors)  # type: ignore[call-overload]
     else:
@@ -205,15 +199,9 @@ def compute(
             value="0 rows",
             expected="at least one row",
         )
-    violations = [v for metric in resolved if hasattr(metric, "check") for v in metric.check(frame)]
-    if violations:
-        if errors == "raise":
-            raise_first(type(frame).__name__, violations)
-        bad = rejected_rows(violations, len(frame)) - frame.first_row
-        keep = np.ones(len(frame), dtype=bool)
-        keep[bad] = False
-        frame = frame.filter(keep)
-        n_rejected += len(bad)
+    if errors == "quarantine":
+        frame, n_quarantined = _quarantine(resolved, frame)
+        n_rejected += n_quarantined
     times = _time_column(frame)
     if as_of is not None and times is not None:
         cutoff = np.datetime64(datetime_to_us(as_of.astimezone(dt.UTC)), "us")
@@ -222,7 +210,14 @@ def compute(
     if workers > 1 and chunk_size is None:
         chunk_size = max(1, -(-len(frame) // workers))
     chunks = _progress(iter_chunks(frame, chunk_size), len(frame), progress)
-    states = pool_states(resolved, chunks, workers) if workers > 1 else _fold_all(resolved, chunks)
+    try:
+        states = (
+            pool_states(resolved, chunks, workers) if workers > 1 else _fold_all(resolved, chunks)
+        )
+    except ValidationError:
+        # update() raised on the first bad row it met; report it with the count over all rows
+        raise_first(type(frame).__name__, _violations(resolved, frame))
+        raise
     results: dict[str, MetricResult] = {}
     for metric, state in zip(resolved, states, strict=True):
         result = metric.finalize(state, as_of)
@@ -234,6 +229,21 @@ def compute(
             )
         results[metric.name] = result
     return results[resolved[0].name] if single else results
+
+
+def _violations(metrics: Sequence[Metric], frame: Any) -> list[Any]:
+    return [v for metric in metrics if hasattr(metric, "check") for v in metric.check(frame)]
+
+
+def _quarantine(metrics: Sequence[Metric], frame: Any) -> tuple[Any, int]:
+    """Leave out the rows any metric's ``check`` refuses; return the frame and their count."""
+    violations = _violations(metrics, frame)
+    if not violations:
+        return frame, 0
+    bad = rejected_rows(violations, len(frame)) - frame.first_row
+    keep = np.ones(len(frame), dtype=bool)
+    keep[bad] = False
+    return frame.filter(keep), len(bad)
 
 
 def _fold_all(metrics: Sequence[Metric], chunks: Iterable[Any]) -> list[Any]:

@@ -26,6 +26,11 @@ __all__ = ["CustomerFrame", "EventFrame"]
 
 _OPTIONAL_LABELS = ("order_id", "currency", "kind")
 
+
+def _as_dict(masks: Mapping[str, NDArray[np.bool_]]) -> dict[str, NDArray[np.bool_]]:
+    return dict(masks)
+
+
 Column = NDArray[Any]
 
 
@@ -72,7 +77,7 @@ class EventFrame(RowOps):
     quantity: NDArray[np.int64] | None = None
     order_id: Column | None = None
     currency: Column | None = None
-    label_missing: Mapping[str, NDArray[np.bool_]] = attrs.field(factory=dict, converter=dict)
+    label_missing: Mapping[str, NDArray[np.bool_]] = attrs.field(factory=dict, converter=_as_dict)
     first_row: int = 0
 
     def __attrs_post_init__(self) -> None:

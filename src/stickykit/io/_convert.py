@@ -62,6 +62,9 @@ def _rows_outside(values: NDArray[Any], lo: int, hi: int) -> NDArray[np.intp] | 
     When ``lo`` is 0, a signed column is read through its unsigned view, where every negative
     value exceeds any ``hi`` the signed type holds: one ``max()`` per block checks both ends.
     """
+    info = np.iinfo(values.dtype)
+    if lo <= info.min and info.max <= hi:
+        return None  # the dtype itself cannot hold a value outside
     probe = values
     if values.dtype.kind == "i" and lo == 0 and hi <= np.iinfo(values.dtype).max:
         probe = values.view(values.dtype.str.replace("i", "u"))
@@ -132,9 +135,21 @@ def to_int(
         numeric = np.strings.isdecimal(unsigned) & (
             np.strings.str_len(text) - np.strings.str_len(unsigned) <= 1
         )
-        bad_type = ~numeric & ~absent
         whole = np.zeros(len(values), dtype=np.int64)
-        ok = numeric & ~bad_type
+        one_sign = np.strings.str_len(text) - np.strings.str_len(unsigned) <= 1
+        plain = np.strings.find(np.strings.lower(text), "e") < 0  # no exponent: "1e1" is no answer
+        decimal_point = ~numeric & ~absent & one_sign & plain & _looks_numeric(text)
+        if decimal_point.any():
+            # "5.0" (a whole float written as text, as object columns print them) is 5
+            as_float = text[decimal_point].astype(np.float64)
+            is_whole = np.isfinite(as_float) & (np.floor(as_float) == as_float)
+            is_whole &= np.abs(as_float) < 2.0**53
+            rows = np.flatnonzero(decimal_point)[is_whole]
+            whole[rows] = as_float[is_whole].astype(np.int64)
+            numeric = numeric.copy()
+            numeric[rows] = True
+        bad_type = ~numeric & ~absent
+        ok = numeric & ~bad_type & ~decimal_point
         if ok.any():
             digits = np.strings.str_len(unsigned[ok])
             long = digits > 18
@@ -168,20 +183,29 @@ def to_answers(
     ([0, 0, 4], [False, True, False], 'q @ row 0: 9 is invalid, expected an integer in [1, 5]')
     """
     values = np.asarray(values)
-    coded: NDArray[np.bool_] | None = None
-    if missing_codes and values.dtype.kind in "iuf":
-        coded = np.isin(values, missing_codes)
-        if coded.any():
-            values = np.where(coded, np.nan if values.dtype.kind == "f" else 0, values)
     lo, hi = scale if scale is not None else (None, None)
     out, missing, bad = to_int(values, field, dtype=np.int8, lo=lo, hi=hi)
-    if coded is not None and coded.any():
-        if values.dtype.kind in "iu":
-            # the codes were replaced by 0 above: they are missing, never out-of-scale answers
-            kept = [_drop_rows(v, coded) for v in bad]
-            bad = [v for v in kept if v is not None]
-        missing = coded if missing is None else (missing | coded)
-    return out, missing, bad
+    coded = _coded_rows(values, missing_codes)
+    if coded is None:
+        return out, missing, bad
+    # a missing code is "not answered": never an answer, never an out-of-scale error
+    kept = [_drop_rows(v, coded) for v in bad]
+    out = np.where(coded, 0, out).astype(np.int8)
+    missing = coded if missing is None else (missing | coded)
+    return out, missing, [v for v in kept if v is not None]
+
+
+def _coded_rows(values: NDArray[Any], codes: tuple[int, ...]) -> NDArray[np.bool_] | None:
+    """Rows holding one of the missing ``codes`` (as numbers, or as text such as "-99")."""
+    if not codes:
+        return None
+    if values.dtype.kind in "iuf":
+        coded = np.isin(values, codes)
+    else:
+        text = np.strings.strip(_as_text(values))
+        spellings = [str(c) for c in codes] + [str(float(c)) for c in codes]
+        coded = np.isin(text, spellings)
+    return coded if coded.any() else None
 
 
 def _drop_rows(v: Violation, drop: NDArray[np.bool_]) -> Violation | None:
