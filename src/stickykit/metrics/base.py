@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -91,6 +92,7 @@ class Metric(Protocol):
         ...
 
 
+@functools.cache
 def package_version() -> str:
     """The installed stickykit version (``"0+unknown"`` from a bare source tree)."""
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415

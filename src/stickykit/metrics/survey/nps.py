@@ -25,7 +25,7 @@ from stickykit.metrics.base import (
 from stickykit.plugins.hookspecs import hookimpl
 from stickykit.stats.intervals import check_alpha, net_score_interval
 
-__all__ = ["NetPromoterScore", "NetScoreState", "count_categories"]
+__all__ = ["NetPromoterScore", "NetScoreState", "OutOfScaleError", "count_categories"]
 
 _NO_TIME = int(np.iinfo(np.int64).min)
 #: Rows per block in the counting and range kernels: 1 MiB of int8 answers (and as much for a
@@ -67,27 +67,51 @@ class NetScoreState:
     latest_us: int = _NO_TIME
 
 
+class OutOfScaleError(ValueError):
+    """Raised by :func:`count_categories` when an answered value lies outside ``scale``."""
+
+
 def count_categories(
     values: NDArray[np.int8],
     answered: NDArray[np.bool_] | None,
     negative_max: int,
     positive_min: int,
+    *,
+    scale: tuple[int, int] | None = None,
 ) -> tuple[int, int, int]:
     """Count answers ``<= negative_max``, in between, and ``>= positive_min``.
 
-    Works through ``values`` in cache-sized blocks, so no copy of the input is made.
+    Works through ``values`` in cache-sized blocks, so no copy of the input is made. With
+    ``scale=(lo, hi)`` each block is also range-checked while it is in the cache (one ``max``
+    of the uint8 view when ``lo`` is 0) and :class:`OutOfScaleError` is raised on the first
+    block holding an answer outside; the caller finds the rows with a second, exact pass.
 
     Examples
     --------
     >>> import numpy as np
     >>> count_categories(np.array([0, 6, 7, 8, 9, 10], np.int8), None, 6, 9)
     (2, 2, 2)
+    >>> count_categories(np.array([3, 11], np.int8), None, 6, 9, scale=(0, 10))
+    Traceback (most recent call last):
+    ...
+    stickykit.metrics.survey.nps.OutOfScaleError: answers outside [0, 10]
     """
+    lo, hi = scale if scale is not None else (-128, 127)
+    probe = values.view(np.uint8) if lo == 0 else values
     negative = positive = total = 0
     for start in range(0, len(values), BLOCK_ROWS):
         block = values[start : start + BLOCK_ROWS]
+        checked = probe[start : start + BLOCK_ROWS]
         if answered is not None:
-            block = block[answered[start : start + BLOCK_ROWS]]
+            used = answered[start : start + BLOCK_ROWS]
+            block, checked = block[used], checked[used]
+        if (
+            scale is not None
+            and checked.size
+            and (int(checked.max()) > hi or (lo != 0 and int(checked.min()) < lo))
+        ):
+            msg = f"answers outside [{lo}, {hi}]"
+            raise OutOfScaleError(msg)
         negative += int(np.count_nonzero(block <= negative_max))
         positive += int(np.count_nonzero(block >= positive_min))
         total += len(block)
@@ -236,9 +260,11 @@ class NetPromoterScore(MetricBase):
     def update(self, state: NetScoreState, frame: SurveyFrame) -> NetScoreState:
         """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
         values, answered = self._answers(frame)
-        problems = self._scale_problems(values, answered, frame.first_row)
-        if problems:
-            v = problems[0]
+        labels, codes = self._groups(frame)
+        try:
+            chunk = self._count(values, answered, labels, codes, frame.weight)
+        except OutOfScaleError:
+            v = self._scale_problems(values, answered, frame.first_row)[0]
             raise ValidationError(
                 record="SurveyFrame",
                 field=v.field,
@@ -246,15 +272,13 @@ class NetPromoterScore(MetricBase):
                 value=v.value(0),
                 expected=v.expected,
                 n_failing=len(v),
-            )
+            ) from None
         latest = state.latest_us
         if frame.answered_at is not None and len(frame):
             times = frame.answered_at.view(np.int64)
             present = times[times != _NO_TIME]
             if present.size:
                 latest = max(latest, int(present.max()))
-        labels, codes = self._groups(frame)
-        chunk = self._count(values, answered, labels, codes, frame.weight)
         chunk = attrs.evolve(chunk, latest_us=latest)
         return self.merge(state, chunk)
 
@@ -414,7 +438,11 @@ class NetPromoterScore(MetricBase):
         weights_used = self.weighted
         if codes is None and not weights_used:
             counts = np.array(
-                [count_categories(values, answered, self.detractor_max, self.promoter_min)],
+                [
+                    count_categories(
+                        values, answered, self.detractor_max, self.promoter_min, scale=self.scale
+                    )
+                ],
                 dtype=np.int64,
             )
             missing = 0 if answered is None else len(values) - int(np.count_nonzero(answered))
@@ -426,6 +454,9 @@ class NetPromoterScore(MetricBase):
                 weight_sums=np.zeros((1, 3)),
                 weight_sq_sums=np.zeros((1, 3)),
             )
+        if self._scale_problems(values, answered, 0):
+            msg = f"answers outside {self.scale}"
+            raise OutOfScaleError(msg)
         if codes is None:
             codes = np.full(len(values), slots - 1, dtype=np.intp)
         category = (values > self.detractor_max).astype(np.intp) + (values >= self.promoter_min)
