@@ -199,7 +199,9 @@ def load_survey(
             **{k: _subset(v, keep) for k, v in labels.items()},
         )
 
-    result: SurveyFrame | LoadResult[SurveyFrame] = resolve(record, found, cols.n, errors, build)
+    result: SurveyFrame | LoadResult[SurveyFrame] = resolve(
+        record, found, cols.n, errors, build, cols.data
+    )
     return result
 
 
@@ -316,7 +318,9 @@ def load_events(
             **{k: _subset(v, keep) for k, v in optional.items()},
         )
 
-    result: EventFrame | LoadResult[EventFrame] = resolve(record, found, cols.n, errors, build)
+    result: EventFrame | LoadResult[EventFrame] = resolve(
+        record, found, cols.n, errors, build, cols.data
+    )
     return result
 
 
@@ -382,6 +386,6 @@ def load_customers(
         )
 
     result: CustomerFrame | LoadResult[CustomerFrame] = resolve(
-        record, found, cols.n, errors, build
+        record, found, cols.n, errors, build, cols.data
     )
     return result

@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -90,6 +90,8 @@ class LoadResult(Generic[F]):
         Every failing rule, with its rows and values.
     n_input : int
         Rows that came in.
+    rejected_values : Mapping[str, numpy.ndarray]
+        The input columns at the rejected rows, as they came in (for export or repair).
 
     Examples
     --------
@@ -101,12 +103,15 @@ class LoadResult(Generic[F]):
     (2, 1, 3)
     >>> print(res.reasons[0])
     nps @ row 1: 11 is invalid, expected an integer in [0, 10]
+    >>> res.rejected_values["nps"].tolist()
+    [11]
     """
 
     accepted: F
     rejected: NDArray[np.int64]
     violations: tuple[Violation, ...]
     n_input: int
+    rejected_values: Mapping[str, NDArray[Any]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         if self.n_accepted + self.n_rejected != self.n_input:
@@ -158,10 +163,12 @@ def resolve(
     n_input: int,
     errors: str,
     build: Any,
+    source_columns: Mapping[str, NDArray[Any]] | None = None,
 ) -> Any:
     """Raise, or build the accepted frame and wrap it in a :class:`LoadResult`.
 
-    ``build(keep)`` builds the frame from a boolean mask of rows to keep (``None`` = all).
+    ``build(keep)`` builds the frame from a boolean mask of rows to keep (``None`` = all);
+    ``source_columns`` are the input columns, whose rejected rows the result keeps.
     """
     _check_errors(errors)
     violations = [v for v in violations if len(v)]
@@ -173,6 +180,11 @@ def resolve(
     if rejected.size:
         keep = np.ones(n_input, dtype=bool)
         keep[rejected] = False
+    rejected_values = {name: col[rejected] for name, col in (source_columns or {}).items()}
     return LoadResult(
-        accepted=build(keep), rejected=rejected, violations=tuple(violations), n_input=n_input
+        accepted=build(keep),
+        rejected=rejected,
+        violations=tuple(violations),
+        n_input=n_input,
+        rejected_values=rejected_values,
     )

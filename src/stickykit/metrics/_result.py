@@ -105,11 +105,11 @@ class MetricResult:
     def _line(self) -> str:
         label = self.metric if self.group is None else f"{self.metric}[{self.group}]"
         unit = f" {self.unit}" if self.unit and self.unit != "share" else ""
-        text = f"{label} = {_fmt(self.value)}{unit}"
+        digits = 3 if self.unit == "share" else 1
+        text = f"{label} = {_fmt(self.value, digits)}{unit}"
         if self.ci_low is not None and self.ci_high is not None and self.level is not None:
-            text += (
-                f" [{self.level:.0%} CI {_fmt(self.ci_low)} to {_fmt(self.ci_high)}, {self.method}]"
-            )
+            low, high = _fmt(self.ci_low, digits), _fmt(self.ci_high, digits)
+            text += f" [{self.level:.0%} CI {low} to {high}, {self.method}]"
         text += f"; n = {self.n:,}, missing = {self.n_missing:,}"
         if self.flags:
             text += "  (" + "; ".join(self.flags) + ")"
