@@ -641,3 +641,15 @@ def test_event_records_keep_partial_order_ids() -> None:
     assert f.order_id[0] == "o1"
     assert f.label_missing["order_id"].tolist() == [False, True]
     assert f.currency is None
+
+
+def test_quarantine_keeps_rejected_input_values() -> None:
+    res = load_survey(
+        {"respondent_id": ["a", "b", "c", "d"], "nps": np.array([9, "x", 12, None], dtype=object)},
+        items=["nps"],
+        scales=(0, 10),
+        errors="quarantine",
+    )
+    assert res.rejected.tolist() == [1, 2]
+    assert res.rejected_values["respondent_id"].tolist() == ["b", "c"]
+    assert res.rejected_values["nps"].tolist() == ["x", 12]
