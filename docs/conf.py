@@ -55,7 +55,7 @@ napoleon_use_rtype = False
 # attrs, pluggy, the standard library) stay unlinked; the patterns below silence them. A
 # reference to a stickykit name that does not resolve still fails the build.
 nitpicky = True
-_OUTSIDE = r"(numpy|np|attrs|pluggy|datetime|dt|collections\.abc|hypothesis)\..*"
+_OUTSIDE = r"(numpy|np|attrs|pluggy|datetime|dt|collections\.abc|hypothesis|pathlib|scipy)\..*"
 nitpick_ignore_regex = [
     # third-party and standard-library objects named in signatures and docstrings
     (r"py:.*", _OUTSIDE),

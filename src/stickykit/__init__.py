@@ -33,7 +33,9 @@ if TYPE_CHECKING:
         Registry,
         create_registry,
         default_registry,
+        get_instrument,
         get_metric,
+        list_instruments,
         list_metrics,
     )
 
@@ -55,8 +57,10 @@ __all__ = [
     "create_registry",
     "datasets",
     "default_registry",
+    "get_instrument",
     "get_metric",
     "hookimpl",
+    "list_instruments",
     "list_metrics",
     "load_customers",
     "load_events",
@@ -79,6 +83,8 @@ _LAZY = {
     "create_registry": "stickykit.plugins.registry",
     "default_registry": "stickykit.plugins.registry",
     "get_metric": "stickykit.plugins.registry",
+    "get_instrument": "stickykit.plugins.registry",
+    "list_instruments": "stickykit.plugins.registry",
     "list_metrics": "stickykit.plugins.registry",
 }
 _SUBMODULES = {"datasets", "testing"}

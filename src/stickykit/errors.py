@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "DuplicateInstrumentError",
     "DuplicateMetricError",
     "InsufficientDataError",
     "MissingDependencyError",
     "NotFittedError",
     "StateMismatchError",
     "StickykitError",
+    "UnknownInstrumentError",
     "UnknownMetricError",
     "UnpicklableMetricError",
     "ValidationError",
@@ -136,6 +138,30 @@ class DuplicateMetricError(StickykitError):
         super().__init__(
             f"metric {name!r} is registered twice: by {first_source!r} and by {second_source!r}"
         )
+
+
+class DuplicateInstrumentError(StickykitError):
+    """Two plugins registered an instrument under the same name.
+
+    Examples
+    --------
+    >>> print(DuplicateInstrumentError("servqual-1988", "stickykit", "acme"))
+    instrument 'servqual-1988' is registered twice: by 'stickykit' and by 'acme'
+    """
+
+    def __init__(self, name: str, first_source: str, second_source: str) -> None:
+        self.name = name
+        self.sources = (first_source, second_source)
+        super().__init__(
+            f"instrument {name!r} is registered twice: by {first_source!r} and by {second_source!r}"
+        )
+
+
+class UnknownInstrumentError(StickykitError, KeyError):
+    """No registered instrument has the requested name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class StateMismatchError(StickykitError, ValueError):

@@ -14,7 +14,9 @@ from stickykit.plugins.registry import (
     Registry,
     create_registry,
     default_registry,
+    get_instrument,
     get_metric,
+    list_instruments,
     list_metrics,
 )
 
@@ -24,8 +26,10 @@ __all__ = [
     "Registry",
     "create_registry",
     "default_registry",
+    "get_instrument",
     "get_metric",
     "get_plugin_manager",
     "hookimpl",
+    "list_instruments",
     "list_metrics",
 ]

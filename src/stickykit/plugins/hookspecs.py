@@ -21,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["PROJECT", "hookimpl", "hookspec", "register_metrics"]
+__all__ = ["PROJECT", "hookimpl", "hookspec", "register_instruments", "register_metrics"]
 
 #: The pluggy project name, also the entry-point group third-party plugins use.
 PROJECT = "stickykit"
@@ -42,6 +42,23 @@ def register_metrics(register: Callable[[type[Any]], None]) -> None:
         :class:`stickykit.metrics.base.Metric` protocol (``name``, ``family``, ``input_kind``,
         ``init``, ``update``, ``merge``, ``finalize``); the registry checks it, records the
         plugin it came from, and refuses a name already taken, naming both plugins.
+
+    Returns
+    -------
+    None
+    """
+
+
+@hookspec
+def register_instruments(register: Callable[[Any], None]) -> None:
+    """Register questionnaires (instruments).
+
+    Parameters
+    ----------
+    register : callable
+        Call ``register(instrument)`` once per :class:`stickykit.instruments.Instrument`
+        (typically loaded with ``Instrument.from_toml``). The registry records the plugin it
+        came from and refuses a name already taken, naming both plugins.
 
     Returns
     -------

@@ -20,7 +20,10 @@ from stickykit.plugins import hookspecs
 __all__ = ["DEFAULT_PLUGINS", "get_plugin_manager"]
 
 #: Built-in metric families, registered through the same hook as third-party plugins.
-DEFAULT_PLUGINS: tuple[str, ...] = ("stickykit.metrics.survey.nps",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "stickykit.instruments.builtin",
+    "stickykit.metrics.survey.nps",
+)
 
 
 def get_plugin_manager(

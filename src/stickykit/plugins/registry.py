@@ -19,7 +19,13 @@ from typing import Any
 import attrs
 import pluggy
 
-from stickykit.errors import DuplicateMetricError, UnknownMetricError
+from stickykit.errors import (
+    DuplicateInstrumentError,
+    DuplicateMetricError,
+    UnknownInstrumentError,
+    UnknownMetricError,
+)
+from stickykit.instruments._model import Instrument
 from stickykit.metrics.base import Metric
 from stickykit.plugins.manager import get_plugin_manager
 
@@ -28,7 +34,9 @@ __all__ = [
     "Registry",
     "create_registry",
     "default_registry",
+    "get_instrument",
     "get_metric",
+    "list_instruments",
     "list_metrics",
 ]
 
@@ -79,8 +87,42 @@ class Registry:
     def __init__(self, plugin_manager: pluggy.PluginManager) -> None:
         self.plugin_manager = plugin_manager
         self._metrics: dict[str, MetricInfo] = {}
+        self._instruments: dict[str, tuple[Instrument, str]] = {}
         for impl in plugin_manager.hook.register_metrics.get_hookimpls():
             impl.function(register=functools.partial(self._register, source=impl.plugin_name))
+        for impl in plugin_manager.hook.register_instruments.get_hookimpls():
+            impl.function(
+                register=functools.partial(self._register_instrument, source=impl.plugin_name)
+            )
+
+    def _register_instrument(self, instrument: object, *, source: str) -> None:
+        if not isinstance(instrument, Instrument):
+            msg = f"plugin {source!r} registered {instrument!r}, which is not an Instrument"
+            raise TypeError(msg)
+        if instrument.name in self._instruments:
+            raise DuplicateInstrumentError(
+                instrument.name, self._instruments[instrument.name][1], source
+            )
+        self._instruments[instrument.name] = (instrument, source)
+
+    def instruments(self) -> list[Instrument]:
+        """Every registered instrument, sorted by name."""
+        return [self._instruments[name][0] for name in sorted(self._instruments)]
+
+    def instrument(self, name: str) -> Instrument:
+        """The instrument registered as ``name``; an unknown name suggests close matches."""
+        try:
+            return self._instruments[name][0]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._instruments, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            msg = f"no instrument named {name!r}{hint}"
+            raise UnknownInstrumentError(msg) from None
+
+    def instrument_source(self, name: str) -> str:
+        """The plugin that registered instrument ``name``."""
+        self.instrument(name)
+        return self._instruments[name][1]
 
     def _register(self, cls: type[Any], *, source: str) -> None:
         missing = [attr for attr in _REQUIRED if not hasattr(cls, attr)]
@@ -199,3 +241,27 @@ def list_metrics(registry: Registry | None = None) -> list[MetricInfo]:
     ('survey', 'Net Promoter Score: the share of promoters minus the share of detractors, in points.')
     """
     return (registry or default_registry()).list()
+
+
+def get_instrument(name: str, /, *, registry: Registry | None = None) -> Instrument:
+    """A registered instrument by name.
+
+    Examples
+    --------
+    >>> get_instrument("no-such-instrument")
+    Traceback (most recent call last):
+    ...
+    stickykit.errors.UnknownInstrumentError: no instrument named 'no-such-instrument'
+    """
+    return (registry or default_registry()).instrument(name)
+
+
+def list_instruments(registry: Registry | None = None) -> list[Instrument]:
+    """Every registered instrument, sorted by name.
+
+    Examples
+    --------
+    >>> isinstance(list_instruments(), list)
+    True
+    """
+    return (registry or default_registry()).instruments()
