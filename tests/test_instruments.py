@@ -63,12 +63,12 @@ def test_reverse_keying_twice_is_identity() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ('revers = true\n', "revers"),
+        ("revers = true\n", "revers"),
         ('colour = "red"\n', "colour"),
     ],
 )
 def test_unknown_keys_are_errors(change: str, field: str) -> None:
-    broken = TOML.replace('reverse = true\n', change) if field == "revers" else change + TOML
+    broken = TOML.replace("reverse = true\n", change) if field == "revers" else change + TOML
     with pytest.raises(ValidationError, match=field):
         Instrument.from_toml(broken)
 
