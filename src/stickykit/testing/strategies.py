@@ -66,17 +66,20 @@ def survey_frames(
     """
     scales = dict(items) if isinstance(items, Mapping) else dict.fromkeys(items, (0, 10))
     n = draw(st.integers(min_rows, max_rows))
-    answers = {
-        item: draw(hnp.arrays(np.int8, n, elements=st.integers(lo, hi)))
-        for item, (lo, hi) in scales.items()
-    }
+    # one (rows x items) block for all items, mapped into each item's scale: drawing one
+    # array per item makes frames of 40-item instruments slow to generate
+    lows = np.array([lo for lo, _ in scales.values()], dtype=np.int16)
+    widths = np.array([hi - lo + 1 for lo, hi in scales.values()], dtype=np.int16)
+    raw = draw(hnp.arrays(np.uint8, (n, len(scales))))
+    block = (lows + raw.astype(np.int16) % widths).astype(np.int8)
+    answers = {item: np.ascontiguousarray(block[:, j]) for j, item in enumerate(scales)}
     answer_missing = {}
     label_missing = {}
-    if missing:
-        for item in scales:
-            mask = draw(hnp.arrays(np.bool_, n, elements=st.booleans()))
-            if mask.any():
-                answer_missing[item] = mask
+    if missing and draw(st.booleans()):
+        unanswered = draw(hnp.arrays(np.bool_, (n, len(scales))))
+        for j, item in enumerate(scales):
+            if unanswered[:, j].any():
+                answer_missing[item] = np.ascontiguousarray(unanswered[:, j])
     wave = _labels(draw, n, text=False, pool=draw(st.integers(1, 4)))
     segment = _labels(draw, n, text=True, pool=draw(st.integers(1, 3)))
     customer = _labels(draw, n, text=draw(st.booleans()), pool=max(1, n // 2 + 1))
