@@ -23,6 +23,9 @@ __all__ = ["DEFAULT_PLUGINS", "get_plugin_manager"]
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.instruments.builtin",
     "stickykit.metrics.survey.nps",
+    "stickykit.metrics.survey.csat",
+    "stickykit.metrics.survey.ces",
+    "stickykit.metrics.survey.compare",
 )
 
 
