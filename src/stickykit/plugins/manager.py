@@ -26,6 +26,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.survey.csat",
     "stickykit.metrics.survey.ces",
     "stickykit.metrics.survey.compare",
+    "stickykit.metrics.survey.loyalty_curve",
+    "stickykit.metrics.survey.drivers",
 )
 
 
