@@ -1,8 +1,12 @@
-"""Bundled data sets: CDNOW transactions and NPSgame survey responses.
+"""Bundled data sets: CDNOW transactions and NPSgame survey responses; synthetic surveys.
 
 Both are public copies bundled with the package (see ``stickykit/data/ATTRIBUTION.md`` for
 sources and licences). They are unrelated: CDNOW is a US online music retailer (1997-98),
 NPSgame a French garden-centre chain; their ids overlap by chance and must never be joined.
+
+:func:`synthetic_survey` generates answers to any instrument from a stated factor model. Its
+data are synthetic, made up by a seeded random generator: no public raw data of multi-item
+instruments such as SERVQUAL carry a licence that allows bundling them.
 
 Examples
 --------
@@ -19,6 +23,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -26,9 +32,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.frames import EventFrame, SurveyFrame
+from stickykit.instruments import Instrument, Item
 from stickykit.io import load_events, load_survey
 
-__all__ = ["load_cdnow", "load_npsgame", "npsgame_columns"]
+__all__ = ["load_cdnow", "load_npsgame", "npsgame_columns", "synthetic_survey"]
 
 _NA = ("NA", "")
 
@@ -153,3 +160,210 @@ def load_cdnow(*, sample: bool = False) -> EventFrame:
         tz="UTC",
     )
     return frame
+
+
+def synthetic_survey(
+    instrument: Instrument | str,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    loadings: float | Mapping[str, float] = 0.7,
+    dimension_correlation: float = 0.3,
+    missing_rate: float = 0.0,
+    straightliner_rate: float = 0.0,
+    batteries: Sequence[str] | None = None,
+    mean_shift: float = 0.0,
+    waves: int = 1,
+    first_id: int = 0,
+) -> SurveyFrame:
+    r"""Synthetic answers to an instrument from a factor model (synthetic data, seeded).
+
+    Parameters
+    ----------
+    instrument : Instrument or str
+        The questionnaire, or the name of a registered one.
+    n : int
+        Respondents (rows).
+    rng : numpy.random.Generator
+        Every random draw comes from it (never from numpy's global state): the same seed
+        gives the same frame.
+    loadings : float or mapping of item id to float
+        Standardised loading :math:`\lambda_j \in [0, 1]` of each item on its factor.
+    dimension_correlation : float
+        Correlation :math:`\rho` between any two factors.
+    missing_rate : float
+        Probability that an answer is missing, independently for every answer (MCAR).
+    straightliner_rate : float
+        Share of respondents (``round(rate * n)`` of them) who give one answer to every item
+        of a battery, drawn uniformly from the scale, whatever the wording.
+    batteries : sequence of str, optional
+        Generate the items of these batteries only (default: every item). Constant-sum
+        questions, such as SERVQUAL's 100 importance points, do not follow the factor
+        model: leave their battery out.
+    mean_shift : float
+        Added to every latent item score before thresholding, in standard deviations
+        (positive: answers lean to the top of the scale).
+    waves : int
+        Respondents are split into this many consecutive waves, labelled 0, 1, ...
+    first_id : int
+        Respondent ids are ``first_id, first_id + 1, ...``.
+
+    Returns
+    -------
+    SurveyFrame
+        One int8 column per item, ``answer_missing`` masks, ``respondent_id`` and ``wave``
+        (int64), and ``instrument`` (the instrument's name).
+
+    Notes
+    -----
+    Each (battery, dimension) pair of the instrument has one latent factor; the factors are
+    standard normal with correlation :math:`\rho` between any two. Item :math:`j` of factor
+    :math:`d` gets the latent score
+
+    .. math::
+
+        z_{rj} = \lambda_j F_{rd} + \sqrt{1 - \lambda_j^2}\, e_{rj} + \delta,
+        \qquad e_{rj} \sim N(0, 1),
+
+    cut into the :math:`m = hi - lo + 1` categories of the item's scale at the
+    equal-probability thresholds :math:`\Phi^{-1}(c/m)`, :math:`c = 1, \dots, m - 1`
+    (so with :math:`\delta = 0` every category is equally likely). A reverse-keyed item
+    reports :math:`lo + hi - x`: its raw answers run against the construct, as a negatively
+    worded item's do. For :math:`k` items of one factor with a common loading, the
+    population alpha of the latent scores is :math:`k\lambda^2 / (1 + (k - 1)\lambda^2)`;
+    categorisation lowers it a little.
+
+    The data are synthetic: no respondent exists, and nothing here reproduces a published
+    data set.
+
+    Examples
+    --------
+    >>> from stickykit.instruments import Instrument, Item
+    >>> inst = Instrument(name="demo", version="1", title="Demo", reference="-", items=[
+    ...     Item(id="q1", text="Staff are helpful", dimension="staff", scale=(1, 5)),
+    ...     Item(id="q2", text="Staff are polite", dimension="staff", scale=(1, 5)),
+    ...     Item(id="q3", text="Staff are rude", dimension="staff", scale=(1, 5), reverse=True)])
+    >>> f = synthetic_survey(inst, 200, rng=np.random.default_rng(7), waves=2)
+    >>> len(f), f.items, sorted(set(f.wave.tolist()))
+    (200, ('q1', 'q2', 'q3'), [0, 1])
+    >>> bool(np.corrcoef(f.answers["q1"], f.answers["q3"])[0, 1] < 0)
+    True
+
+    The registered SERVQUAL (1988) instrument, without its constant-sum importance points:
+
+    >>> sq = synthetic_survey("servqual-1988", 300, rng=np.random.default_rng(1),
+    ...                       batteries=("expectation", "perception"), missing_rate=0.05)
+    >>> len(sq.items), sq.items[:2], int(sq.answers["P10"].max()) <= 7
+    (44, ('E1', 'E2'), True)
+    """
+    inst = _instrument(instrument)
+    chosen = [item for item in inst.items if batteries is None or item.battery in batteries]
+    if not chosen:
+        msg = f"instrument {inst.name!r} has no items in batteries {list(batteries or ())}"
+        raise ValueError(msg)
+    _check_synthetic(rng, n, dimension_correlation, missing_rate, straightliner_rate, waves)
+    lam = _loadings(loadings, chosen)
+    factor_of: dict[tuple[str, str], int] = {}
+    for item in chosen:
+        factor_of.setdefault((item.battery, item.dimension), len(factor_of))
+    n_factors = len(factor_of)
+    if n_factors > 1 and not -1 / (n_factors - 1) < dimension_correlation < 1:
+        msg = (
+            f"dimension_correlation must lie in (-1/{n_factors - 1}, 1) for {n_factors} "
+            f"factors, got {dimension_correlation!r}"
+        )
+        raise ValueError(msg)
+    phi = np.full((n_factors, n_factors), dimension_correlation)
+    np.fill_diagonal(phi, 1.0)
+    factors = rng.standard_normal((n, n_factors)) @ np.linalg.cholesky(phi).T
+    noise = rng.standard_normal((n, len(chosen)))
+    answers: dict[str, NDArray[np.int8]] = {}
+    for j, item in enumerate(chosen):
+        lo, hi = item.scale
+        latent = (
+            lam[j] * factors[:, factor_of[(item.battery, item.dimension)]]
+            + math.sqrt(1.0 - lam[j] ** 2) * noise[:, j]
+            + mean_shift
+        )
+        x = lo + np.searchsorted(_thresholds(hi - lo + 1), latent)
+        answers[item.id] = (lo + hi - x if item.reverse else x).astype(np.int8)
+    n_straight = round(straightliner_rate * n)
+    if n_straight:
+        who = rng.choice(n, size=n_straight, replace=False)
+        for battery in dict.fromkeys(item.battery for item in chosen):
+            members = [item for item in chosen if item.battery == battery]
+            lo, hi = members[0].scale
+            tick = rng.integers(lo, hi + 1, size=n_straight)
+            for item in members:
+                answers[item.id][who] = np.clip(tick, *item.scale).astype(np.int8)
+    answer_missing: dict[str, NDArray[np.bool_]] = {}
+    if missing_rate > 0:
+        drop = rng.random((n, len(chosen))) < missing_rate
+        for j, item in enumerate(chosen):
+            if drop[:, j].any():
+                answer_missing[item.id] = drop[:, j].copy()
+    return SurveyFrame(
+        answers=answers,
+        answer_missing=answer_missing,
+        respondent_id=np.arange(first_id, first_id + n, dtype=np.int64),
+        wave=(np.arange(n, dtype=np.int64) * waves) // max(n, 1),
+        instrument=np.full(n, inst.name),
+    )
+
+
+def _instrument(instrument: Instrument | str) -> Instrument:
+    if isinstance(instrument, Instrument):
+        return instrument
+    from stickykit.plugins.registry import get_instrument  # noqa: PLC0415
+
+    return get_instrument(instrument)
+
+
+def _check_synthetic(
+    rng: Any,
+    n: Any,
+    dimension_correlation: float,
+    missing_rate: float,
+    straightliner_rate: float,
+    waves: Any,
+) -> None:
+    if not isinstance(rng, np.random.Generator):
+        msg = f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}"
+        raise TypeError(msg)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        msg = f"n must be a non-negative integer, got {n!r}"
+        raise ValueError(msg)
+    if isinstance(waves, bool) or not isinstance(waves, int) or waves < 1:
+        msg = f"waves must be a positive integer, got {waves!r}"
+        raise ValueError(msg)
+    if not -1 < dimension_correlation < 1:
+        msg = f"dimension_correlation must lie in (-1, 1), got {dimension_correlation!r}"
+        raise ValueError(msg)
+    for name, rate in (("missing_rate", missing_rate), ("straightliner_rate", straightliner_rate)):
+        if not 0 <= rate <= 1:
+            msg = f"{name} must lie in [0, 1], got {rate!r}"
+            raise ValueError(msg)
+
+
+def _loadings(loadings: float | Mapping[str, float], items: Sequence[Item]) -> list[float]:
+    if isinstance(loadings, Mapping):
+        absent = [item.id for item in items if item.id not in loadings]
+        if absent:
+            msg = f"loadings has no value for items {absent}"
+            raise ValueError(msg)
+        values = [float(loadings[item.id]) for item in items]
+    else:
+        values = [float(loadings)] * len(items)
+    bad = [v for v in values if not 0 <= v <= 1]
+    if bad:
+        msg = f"loadings must lie in [0, 1], got {bad[0]!r}"
+        raise ValueError(msg)
+    return values
+
+
+def _thresholds(categories: int) -> NDArray[np.float64]:
+    """Standard normal quantiles cutting it into ``categories`` equally likely parts."""
+    from statistics import NormalDist  # noqa: PLC0415
+
+    normal = NormalDist()
+    return np.array([normal.inv_cdf(c / categories) for c in range(1, categories)])

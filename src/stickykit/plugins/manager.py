@@ -28,6 +28,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.survey.compare",
     "stickykit.metrics.survey.loyalty_curve",
     "stickykit.metrics.survey.drivers",
+    "stickykit.metrics.survey.switching_costs",
+    "stickykit.metrics.survey.relationship_benefits",
+    "stickykit.metrics.survey.delivered_value",
+    "stickykit.metrics.survey.reliability",
+    "stickykit.metrics.survey.response_quality",
+    "stickykit.metrics.survey.servqual",
 )
 
 
