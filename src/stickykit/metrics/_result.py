@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
 __all__ = ["MetricResult"]
 
@@ -17,6 +18,17 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     if value is None or math.isnan(value):
         return "n/a"
     return f"{value:,.{digits}f}"
+
+
+def _table(values: Any) -> list[Any]:
+    """An array as nested lists of plain values (NaN and NaT become None)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "M":
+        return [None if np.isnat(v) else str(v) for v in array.ravel()]
+    plain = array.astype(object)
+    if array.dtype.kind == "f":
+        plain[np.isnan(array)] = None
+    return plain.tolist()  # type: ignore[no-any-return]
 
 
 def _plain(value: Any) -> Any:
@@ -71,6 +83,9 @@ class MetricResult:
         Warnings a reader must see, such as a small sample.
     details : Mapping[str, float]
         Further figures (component shares, effective n...).
+    tables : Mapping[str, numpy.ndarray]
+        Named arrays of a result that is a series, a curve or a matrix (per-period counts,
+        a survival curve, a cohort matrix...), documented by each metric.
 
     Examples
     --------
@@ -101,6 +116,7 @@ class MetricResult:
     groups: tuple[MetricResult, ...] = ()
     flags: tuple[str, ...] = ()
     details: Mapping[str, float] = attrs.field(factory=dict)
+    tables: Mapping[str, Any] = attrs.field(factory=dict)
 
     def _line(self) -> str:
         label = self.metric if self.group is None else f"{self.metric}[{self.group}]"
@@ -127,6 +143,8 @@ class MetricResult:
             value = getattr(self, field.name)
             if field.name == "groups":
                 out["groups"] = [g.to_dict() for g in value]
+            elif field.name == "tables":
+                out["tables"] = {str(k): _table(v) for k, v in value.items()}
             else:
                 out[field.name] = _plain(value)
         return out

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.survey.reliability",
     "stickykit.metrics.survey.response_quality",
     "stickykit.metrics.survey.servqual",
+    "stickykit.metrics.behaviour.summary",
 )
 
 

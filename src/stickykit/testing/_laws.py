@@ -32,6 +32,15 @@ def _close(x: float | None, y: float | None) -> bool:
     return math.isclose(x, y, rel_tol=RTOL, abs_tol=1e-9)
 
 
+def _tables_close(x: Any, y: Any) -> bool:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape or x.dtype.kind != y.dtype.kind:
+        return False
+    if x.dtype.kind in "fc":
+        return bool(np.allclose(x, y, rtol=RTOL, atol=1e-9, equal_nan=True))
+    return bool(np.array_equal(x, y))
+
+
 def results_close(a: MetricResult, b: MetricResult) -> bool:
     """Two results agree: values and intervals close, counts, labels and flags equal."""
     same = (
@@ -45,6 +54,8 @@ def results_close(a: MetricResult, b: MetricResult) -> bool:
         and set(a.details) == set(b.details)
         and all(_close(a.details[k], b.details[k]) for k in a.details)
         and len(a.groups) == len(b.groups)
+        and set(a.tables) == set(b.tables)
+        and all(_tables_close(a.tables[k], b.tables[k]) for k in a.tables)
     )
     return same and all(results_close(x, y) for x, y in zip(a.groups, b.groups, strict=True))
 

@@ -224,6 +224,7 @@ class ScaleHistogramBase(SurveyItemMetric):
         """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
         values, answered = self._answers(frame)
         labels, codes = self._groups(frame)
+        self._raise_weights(frame)
         try:
             chunk = self._count(values, answered, labels, codes, frame.weight)
         except OutOfScaleError:

@@ -1,0 +1,440 @@
+r"""The per-customer summary: a mergeable state that behaviour measures and models reuse.
+
+For every customer seen, the state keeps the first and last event time, the number of
+events, the monetary sum and the set of calendar periods with at least one event, as a
+bitmask. Repurchase, retention, RFM, value tiers, lifetime value and survival are computed
+from it in ``finalize``; measures that need global ranks (quantile scores, deciles, Gini) rank
+there, once, over the merged customers.
+
+The state keys on the original customer ids (a sorted unique array), never on per-chunk
+codes, so a customer whose events fall in several chunks merges into one row. The active
+periods are bits of 64-bit words aligned on absolute period numbers (period ``p`` is bit
+``p % 64`` of word ``p // 64``), so merging two states is a union of ids and a bitwise OR of
+words, with no shifting.
+
+Examples
+--------
+>>> import numpy as np
+>>> from stickykit.frames import EventFrame
+>>> f = EventFrame(event_id=np.arange(4), customer_id=np.array([7, 3, 7, 7]),
+...                timestamp=np.array(["2024-01-05", "2024-01-09", "2024-02-01", "2024-02-20"],
+...                                   dtype="datetime64[us]"),
+...                amount=np.array([10.0, 5.0, 20.0, 1.0]))
+>>> m = CustomerSummary(period="month")
+>>> s = m.update(m.init(), f)
+>>> s.customer_id.tolist(), s.n_events.tolist(), s.n_periods().tolist(), s.monetary.tolist()
+([3, 7], [1, 3], [1, 2], [5.0, 31.0])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+import attrs
+import numpy as np
+from numpy.typing import NDArray
+
+from stickykit.core._time import datetime_to_us, us_to_datetime
+from stickykit.core.periods import Period, check_period, period_index
+from stickykit.errors import InsufficientDataError
+from stickykit.frames import EventFrame
+from stickykit.metrics.base import MetricBase, MetricResult, check_fingerprints, package_version
+from stickykit.plugins.hookspecs import hookimpl
+
+__all__ = [
+    "CustomerSummary",
+    "CustomerSummaryState",
+    "customer_rows",
+    "optional_kinds",
+    "period_field",
+    "qualifying",
+    "resolve_as_of",
+]
+
+_WORD = 64
+_REFERENCE = (
+    "per-customer first/last event, event count, monetary sum and active periods; "
+    "the recency-frequency-monetary summary of Fader, Hardie & Lee (2005), "
+    "Journal of Marketing Research 42(4), 415-430"
+)
+
+
+def qualifying(frame: EventFrame, kinds: tuple[str, ...] | None) -> NDArray[np.bool_] | None:
+    """Rows whose kind is one of ``kinds`` (``None``: every row; returns ``None`` then).
+
+    A frame without a ``kind`` column holds purchases only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = EventFrame(event_id=np.arange(2), customer_id=np.array([1, 1]),
+    ...                timestamp=np.zeros(2, dtype="datetime64[us]"),
+    ...                kind=np.array(["purchase", "visit"]))
+    >>> qualifying(f, ("purchase",)).tolist()
+    [True, False]
+    """
+    if kinds is None:
+        return None
+    if frame.kind is None:
+        return np.full(len(frame), "purchase" in kinds)
+    keep = np.isin(frame.kind, np.asarray(kinds))
+    missing = frame.label_missing.get("kind")
+    if missing is not None:
+        keep &= ~missing
+    return keep
+
+
+def customer_rows(
+    customer_id: NDArray[Any],
+) -> tuple[NDArray[np.intp], NDArray[Any], NDArray[np.intp]]:
+    """Row order grouping customers, the sorted unique ids and where each id's rows start.
+
+    ``customer_id[order]`` is sorted; customer ``k``'s rows are
+    ``order[starts[k]:starts[k + 1]]``.
+
+    Examples
+    --------
+    >>> order, ids, starts = customer_rows(np.array([5, 2, 5]))
+    >>> order.tolist(), ids.tolist(), starts.tolist()
+    ([1, 0, 2], [2, 5], [0, 1])
+    """
+    order = np.argsort(customer_id, kind="stable")
+    ordered = customer_id[order]
+    if len(ordered) == 0:
+        return order, ordered, np.zeros(0, dtype=np.intp)
+    change = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    starts = np.concatenate([[0], change]).astype(np.intp)
+    return order, ordered[starts], starts
+
+
+def optional_kinds(value: Any) -> tuple[str, ...] | None:
+    """Converter of a ``kinds`` parameter: ``None`` or a tuple of kind names.
+
+    Examples
+    --------
+    >>> optional_kinds(["purchase"]), optional_kinds(None)
+    (('purchase',), None)
+    """
+    return None if value is None else tuple(value)
+
+
+def period_field(instance: Any, attribute: Any, value: Any) -> None:
+    """Validator of a ``period`` parameter (see :func:`~stickykit.core.periods.check_period`).
+
+    Examples
+    --------
+    >>> CustomerSummary(period="fortnight")
+    Traceback (most recent call last):
+    ...
+    ValueError: period must be one of ('day', 'week', 'month', 'quarter'), got 'fortnight'
+    """
+    del instance, attribute
+    check_period(value)
+
+
+def _id_dtype_empty() -> NDArray[np.int64]:
+    return np.empty(0, dtype=np.int64)
+
+
+@attrs.frozen(eq=False)
+class CustomerSummaryState:
+    """Per-customer sums, aligned on the sorted unique ``customer_id``.
+
+    Parameters
+    ----------
+    fingerprint : str
+        The metric's fingerprint.
+    customer_id : numpy.ndarray
+        Sorted unique ids (int64 or unicode).
+    first_us, last_us : numpy.ndarray
+        First and last event time, microseconds since the epoch (UTC).
+    n_events : numpy.ndarray
+        Events per customer (int64).
+    monetary : numpy.ndarray
+        Sum of the events' amounts (float64; returns as negative amounts, net).
+    word_origin : int
+        Absolute word number of column 0 of ``active``.
+    active : numpy.ndarray
+        uint64 array (customers x words): bit ``p % 64`` of word ``p // 64 - word_origin`` is
+        set when the customer had an event in period ``p``.
+    """
+
+    fingerprint: str
+    customer_id: NDArray[Any] = attrs.field(factory=_id_dtype_empty)
+    first_us: NDArray[np.int64] = attrs.field(factory=lambda: np.empty(0, np.int64))
+    last_us: NDArray[np.int64] = attrs.field(factory=lambda: np.empty(0, np.int64))
+    n_events: NDArray[np.int64] = attrs.field(factory=lambda: np.empty(0, np.int64))
+    monetary: NDArray[np.float64] = attrs.field(factory=lambda: np.empty(0, np.float64))
+    word_origin: int = 0
+    active: NDArray[np.uint64] = attrs.field(factory=lambda: np.zeros((0, 0), np.uint64))
+
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+    def n_periods(self) -> NDArray[np.int64]:
+        """Distinct active periods per customer."""
+        if self.active.shape[1] == 0:
+            return np.zeros(len(self), dtype=np.int64)
+        counts: NDArray[np.int64] = np.bitwise_count(self.active).sum(axis=1, dtype=np.int64)
+        return counts
+
+    def period_range(self) -> tuple[int, int]:
+        """First and last period with any activity (``(0, -1)`` for an empty state)."""
+        if len(self) == 0 or self.active.shape[1] == 0:
+            return 0, -1
+        columns = np.bitwise_or.reduce(self.active, axis=0)
+        used = np.flatnonzero(columns)
+        if len(used) == 0:
+            return 0, -1
+        lo_word, hi_word = int(used[0]), int(used[-1])
+        lo_bits, hi_bits = int(columns[lo_word]), int(columns[hi_word])
+        lo = (self.word_origin + lo_word) * _WORD + (lo_bits & -lo_bits).bit_length() - 1
+        hi = (self.word_origin + hi_word) * _WORD + hi_bits.bit_length() - 1
+        return lo, hi
+
+    def active_matrix(self, first: int, last: int) -> NDArray[np.bool_]:
+        """Customers x periods ``first..last``: True where the customer was active.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = CustomerSummary(period="day")
+        >>> s = m.update(m.init(), EventFrame(
+        ...     event_id=np.arange(2), customer_id=np.array([1, 1]),
+        ...     timestamp=np.array(["1970-01-02", "1970-01-04"], dtype="datetime64[us]")))
+        >>> s.active_matrix(0, 4).astype(int).tolist()
+        [[0, 1, 0, 1, 0]]
+        """
+        periods = np.arange(first, last + 1, dtype=np.int64)
+        out = np.zeros((len(self), len(periods)), dtype=bool)
+        if len(periods) == 0 or self.active.shape[1] == 0:
+            return out
+        word = periods // _WORD - self.word_origin
+        inside = (word >= 0) & (word < self.active.shape[1])
+        bits = (periods % _WORD).astype(np.uint64)
+        words = self.active[:, word[inside]]
+        out[:, inside] = ((words >> bits[inside]) & np.uint64(1)).astype(bool)
+        return out
+
+
+def _pack(
+    codes: NDArray[np.intp], periods: NDArray[np.int64], n_customers: int
+) -> tuple[int, NDArray[np.uint64]]:
+    """Bitmask words of (customer code, period) pairs."""
+    if len(periods) == 0:
+        return 0, np.zeros((n_customers, 0), dtype=np.uint64)
+    words = periods // _WORD
+    origin = int(words.min())
+    width = int(words.max()) - origin + 1
+    cell = codes.astype(np.int64) * width + (words - origin)
+    keys = np.unique(cell * _WORD + periods % _WORD)
+    cells = keys // _WORD
+    values = np.left_shift(np.uint64(1), (keys % _WORD).astype(np.uint64))
+    starts = np.concatenate([[0], np.flatnonzero(cells[1:] != cells[:-1]) + 1])
+    active = np.zeros(n_customers * width, dtype=np.uint64)
+    active[cells[starts]] = np.bitwise_or.reduceat(values, starts)
+    return origin, active.reshape(n_customers, width)
+
+
+def _place(
+    active: NDArray[np.uint64], origin: int, rows: NDArray[np.intp], n: int, lo: int, width: int
+) -> NDArray[np.uint64]:
+    out = np.zeros((n, width), dtype=np.uint64)
+    if active.shape[1]:
+        out[rows, origin - lo : origin - lo + active.shape[1]] = active
+    return out
+
+
+def resolve_as_of(state_last_us: NDArray[np.int64], as_of: dt.datetime | None) -> int:
+    """``as_of`` in microseconds, by default just after the latest event.
+
+    An explicit ``as_of`` before the latest event is an error: the summary already counts
+    events after it.
+    """
+    latest = int(state_last_us.max())
+    if as_of is None:
+        return latest + 1
+    if as_of.tzinfo is None:
+        msg = f"as_of must be timezone-aware, got naive {as_of!r}"
+        raise ValueError(msg)
+    value = datetime_to_us(as_of)
+    if value <= latest:
+        msg = (
+            f"as_of {as_of.isoformat()} is not after the latest event "
+            f"({us_to_datetime(latest).isoformat()}); filter the events to before as_of first"
+        )
+        raise ValueError(msg)
+    return value
+
+
+@attrs.frozen
+class CustomerSummary(MetricBase):
+    r"""Per-customer first and last event, event count, active periods and monetary sum.
+
+    Parameters
+    ----------
+    kinds : tuple of str or None
+        Event kinds that count (default every event; ``("purchase",)`` for purchases only).
+    period : {"day", "week", "month", "quarter"}
+        The calendar unit of the active periods.
+    zone : str
+        IANA time zone whose calendar defines the periods (default UTC).
+
+    Notes
+    -----
+    For customer :math:`i` with qualifying events at times :math:`t_{i1} \le \dots \le
+    t_{in_i}` and amounts :math:`a_{ij}`: first :math:`t_{i1}`, last :math:`t_{in_i}`,
+    count :math:`n_i`, monetary :math:`\sum_j a_{ij}` and the set of active periods
+    :math:`\{p(t_{ij})\}`. With daily periods, the number of repeat transactions of the
+    buy-till-you-die models is the number of active days minus one, and recency and age
+    follow from first, last and ``as_of`` (Fader, Hardie & Lee 2005).
+
+    The result's ``value`` is the number of customers; ``tables`` holds the per-customer
+    arrays (``customer_id``, ``first``, ``last``, ``n_events``, ``n_periods``, ``monetary``)
+    and ``details`` the totals. There is no interval: the summary describes, it does not
+    estimate.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your customers" the easy
+    way: an alternative to the Pareto/NBD model. *Marketing Science* 24(2), 275-284.
+
+    Examples
+    --------
+    >>> import stickykit
+    >>> r = stickykit.compute("customer_summary", stickykit.datasets.load_cdnow(sample=True))
+    >>> r.value, r.details["events"], int(r.tables["n_events"].max())
+    (2357.0, 6919.0, 56)
+    """
+
+    name: ClassVar[str] = "customer_summary"
+    family: ClassVar[str] = "behaviour"
+    input_kind: ClassVar[Literal["events"]] = "events"
+    reference: ClassVar[str] = _REFERENCE
+
+    kinds: tuple[str, ...] | None = attrs.field(default=None, converter=optional_kinds)
+    period: Period = attrs.field(default="day", validator=period_field)
+    zone: str = "UTC"
+
+    def init(self) -> CustomerSummaryState:
+        """The empty state."""
+        return CustomerSummaryState(fingerprint=self.fingerprint)
+
+    def update(self, state: CustomerSummaryState, frame: EventFrame) -> CustomerSummaryState:
+        """Fold the qualifying events of ``frame`` into ``state``."""
+        keep = qualifying(frame, self.kinds)
+        if keep is not None and not keep.all():
+            frame = frame.filter(keep)
+        return self.merge(state, self._summarise(frame))
+
+    def _summarise(self, frame: EventFrame) -> CustomerSummaryState:
+        if len(frame) == 0:
+            return self.init()
+        order, ids, starts = customer_rows(frame.customer_id)
+        times = frame.timestamp.view(np.int64)[order]
+        counts = np.diff(np.append(starts, len(order)))
+        codes = np.repeat(np.arange(len(ids), dtype=np.intp), counts)
+        amount = (
+            np.zeros(len(ids))
+            if frame.amount is None
+            else np.add.reduceat(frame.amount[order], starts)
+        )
+        periods = period_index(frame.timestamp[order], self.period, zone=self.zone)
+        origin, active = _pack(codes, periods, len(ids))
+        return CustomerSummaryState(
+            fingerprint=self.fingerprint,
+            customer_id=ids,
+            first_us=np.minimum.reduceat(times, starts),
+            last_us=np.maximum.reduceat(times, starts),
+            n_events=counts.astype(np.int64),
+            monetary=amount.astype(np.float64),
+            word_origin=origin,
+            active=active,
+        )
+
+    def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
+        """Union of customers: min first, max last, summed counts and money, OR of periods."""
+        check_fingerprints(self.name, a, b)
+        check_fingerprints(self.name, a, self.init())
+        if len(b) == 0:
+            return a
+        if len(a) == 0:
+            return b
+        ids = np.union1d(a.customer_id, b.customer_id)
+        ia = np.searchsorted(ids, a.customer_id)
+        ib = np.searchsorted(ids, b.customer_id)
+        n = len(ids)
+
+        def combine(x: NDArray[Any], y: NDArray[Any], fill: Any, op: Any) -> NDArray[Any]:
+            out = np.full(n, fill, dtype=x.dtype)
+            out[ia] = x
+            out[ib] = op(out[ib], y)
+            return out
+
+        big = np.iinfo(np.int64).max
+        small = np.iinfo(np.int64).min
+        spans = [
+            (s.word_origin, s.word_origin + s.active.shape[1]) for s in (a, b) if s.active.size
+        ]
+        lo = min((s[0] for s in spans), default=0)
+        hi = max((s[1] for s in spans), default=0)
+        active = _place(a.active, a.word_origin, ia, n, lo, hi - lo)
+        active |= _place(b.active, b.word_origin, ib, n, lo, hi - lo)
+        return CustomerSummaryState(
+            fingerprint=self.fingerprint,
+            customer_id=ids,
+            first_us=combine(a.first_us, b.first_us, big, np.minimum),
+            last_us=combine(a.last_us, b.last_us, small, np.maximum),
+            n_events=combine(a.n_events, b.n_events, 0, np.add),
+            monetary=combine(a.monetary, b.monetary, 0.0, np.add),
+            word_origin=lo,
+            active=active,
+        )
+
+    def finalize(
+        self, state: CustomerSummaryState, as_of: dt.datetime | None = None
+    ) -> MetricResult:
+        """The per-customer arrays as ``tables``; ``value`` is the number of customers."""
+        if len(state) == 0:
+            msg = "customer_summary needs at least one qualifying event"
+            raise InsufficientDataError(msg)
+        as_of_us = resolve_as_of(state.last_us, as_of)
+        first, last = state.period_range()
+        return MetricResult(
+            metric=self.name,
+            value=float(len(state)),
+            n=int(state.n_events.sum()),
+            n_missing=0,
+            se=None,
+            ci_low=None,
+            ci_high=None,
+            level=None,
+            method="descriptive (no interval)",
+            reference=self.reference,
+            params={**self.params(), "as_of": us_to_datetime(as_of_us)},
+            as_of=us_to_datetime(as_of_us),
+            version=package_version(),
+            unit="customers",
+            details={
+                "customers": float(len(state)),
+                "events": float(state.n_events.sum()),
+                "monetary": float(state.monetary.sum()),
+                "first_period": float(first),
+                "last_period": float(last),
+            },
+            tables={
+                "customer_id": state.customer_id,
+                "first": state.first_us.astype("datetime64[us]"),
+                "last": state.last_us.astype("datetime64[us]"),
+                "n_events": state.n_events,
+                "n_periods": state.n_periods(),
+                "monetary": state.monetary,
+            },
+        )
+
+
+@hookimpl
+def register_metrics(register: Any) -> None:
+    """Register ``"customer_summary"``."""
+    register(CustomerSummary)

@@ -1,0 +1,167 @@
+"""The per-customer summary: hand-computed values, a brute-force oracle and merge by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+from hypothesis import given
+
+from stickykit.core.periods import period_index
+from stickykit.datasets import load_cdnow
+from stickykit.errors import InsufficientDataError
+from stickykit.frames import EventFrame
+from stickykit.metrics.behaviour.summary import CustomerSummary, CustomerSummaryState
+from stickykit.testing import check_metric, event_frames
+
+
+def frame(ids: list[int], days: list[str], amounts: list[float]) -> EventFrame:
+    return EventFrame(
+        event_id=np.arange(len(ids)),
+        customer_id=np.array(ids),
+        timestamp=np.array(days, dtype="datetime64[us]"),
+        amount=np.array(amounts),
+    )
+
+
+def test_hand_computed() -> None:
+    m = CustomerSummary(period="month")
+    f = frame(
+        [1, 2, 1, 1, 2],
+        ["2024-01-31", "2024-03-01", "2024-01-01", "2024-04-15", "2024-03-02"],
+        [10.0, 7.5, 2.5, -5.0, 1.0],
+    )
+    r = m.finalize(m.update(m.init(), f))
+    assert r.tables["customer_id"].tolist() == [1, 2]
+    assert r.tables["n_events"].tolist() == [3, 2]
+    assert r.tables["n_periods"].tolist() == [2, 1]  # Jan and Apr; Mar
+    assert r.tables["monetary"].tolist() == [7.5, 8.5]  # the return nets
+    assert r.tables["first"].astype(str).tolist() == [
+        "2024-01-01T00:00:00.000000",
+        "2024-03-01T00:00:00.000000",
+    ]
+    assert r.as_of == dt.datetime(2024, 4, 15, 0, 0, 0, 1, tzinfo=dt.UTC)
+    assert r.value == 2 and r.n == 5
+
+
+def brute_force(f: EventFrame, period: str) -> dict[Any, tuple[int, int, int, set[int], float]]:
+    out: dict[Any, list[Any]] = defaultdict(lambda: [None, None, 0, set(), 0.0])
+    periods = period_index(f.timestamp, period)
+    for i in range(len(f)):
+        row = out[f.customer_id[i].item()]
+        t = int(f.timestamp[i].astype(np.int64))
+        row[0] = t if row[0] is None else min(row[0], t)
+        row[1] = t if row[1] is None else max(row[1], t)
+        row[2] += 1
+        row[3].add(int(periods[i]))
+        row[4] += 0.0 if f.amount is None else float(f.amount[i])
+    return {k: tuple(v) for k, v in out.items()}  # type: ignore[misc]
+
+
+@given(event_frames(min_rows=1))
+def test_matches_brute_force(f: EventFrame) -> None:
+    for period in ("day", "week", "month"):
+        m = CustomerSummary(period=period)
+        s = m.update(m.init(), f)
+        expected = brute_force(f, period)
+        assert s.customer_id.tolist() == sorted(expected)
+        for k, cid in enumerate(s.customer_id.tolist()):
+            first, last, count, active, money = expected[cid]
+            assert (s.first_us[k], s.last_us[k], s.n_events[k]) == (first, last, count)
+            assert s.n_periods()[k] == len(active)
+            assert s.monetary[k] == pytest.approx(money)
+            lo, hi = min(active), max(active)
+            row = s.active_matrix(lo, hi)[k]
+            assert set(np.flatnonzero(row) + lo) == active
+
+
+def test_kinds_filter() -> None:
+    f = attrs.evolve(
+        frame([1, 1, 2], ["2024-01-01", "2024-02-01", "2024-03-01"], [5.0, 0.0, 0.0]),
+        kind=np.array(["purchase", "visit", "visit"]),
+    )
+    m = CustomerSummary(kinds=("purchase",))
+    s = m.update(m.init(), f)
+    assert s.customer_id.tolist() == [1] and s.n_events.tolist() == [1]
+
+
+def test_laws_on_cdnow_sample() -> None:
+    f = load_cdnow(sample=True)
+    check_metric(CustomerSummary(period="month"), f.slice(0, 400), max_examples=10)
+
+
+@attrs.frozen
+class PerChunkCodes(CustomerSummary):
+    """Broken: merges by concatenating customers (as if chunk codes were global)."""
+
+    def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
+        if len(a) == 0:
+            return b
+        if len(b) == 0:
+            return a
+        width = max(a.active.shape[1], b.active.shape[1])
+
+        def pad(x: np.ndarray) -> np.ndarray:
+            return np.pad(x, ((0, 0), (0, width - x.shape[1])))
+
+        return CustomerSummaryState(
+            fingerprint=a.fingerprint,
+            customer_id=np.concatenate([a.customer_id, b.customer_id]),
+            first_us=np.concatenate([a.first_us, b.first_us]),
+            last_us=np.concatenate([a.last_us, b.last_us]),
+            n_events=np.concatenate([a.n_events, b.n_events]),
+            monetary=np.concatenate([a.monetary, b.monetary]),
+            word_origin=min(a.word_origin, b.word_origin),
+            active=np.concatenate([pad(a.active), pad(b.active)]),
+        )
+
+
+def test_laws_negative_control() -> None:
+    with pytest.raises(AssertionError):
+        check_metric(PerChunkCodes(period="month"))
+
+
+def test_cdnow_published_counts() -> None:
+    """CDNOW: 23,570 customers and 69,659 purchase records (Fader & Hardie's CDNOW notes)."""
+    m = CustomerSummary()
+    s = m.update(m.init(), load_cdnow())
+    assert len(s) == 23_570 and int(s.n_events.sum()) == 69_659
+
+
+def test_empty_and_as_of_errors() -> None:
+    m = CustomerSummary()
+    with pytest.raises(InsufficientDataError):
+        m.finalize(m.init())
+    s = m.update(m.init(), frame([1], ["2024-01-01"], [1.0]))
+    with pytest.raises(ValueError, match="not after the latest event"):
+        m.finalize(s, as_of=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(ValueError, match="naive"):
+        m.finalize(s, as_of=dt.datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="period must be one of"):
+        CustomerSummary(period="year")  # type: ignore[arg-type]
+
+
+def test_string_ids_merge_across_chunks() -> None:
+    m = CustomerSummary()
+    a = m.update(
+        m.init(),
+        EventFrame(
+            event_id=np.arange(2),
+            customer_id=np.array(["b", "a"]),
+            timestamp=np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[us]"),
+        ),
+    )
+    b = m.update(
+        m.init(),
+        EventFrame(
+            event_id=np.arange(1),
+            customer_id=np.array(["a"]),
+            timestamp=np.array(["2024-01-05"], dtype="datetime64[us]"),
+        ),
+    )
+    s = m.merge(a, b)
+    assert s.customer_id.tolist() == ["a", "b"] and s.n_periods().tolist() == [2, 1]
