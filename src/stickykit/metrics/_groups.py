@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from stickykit.core.arrays import unique_codes
 from stickykit.errors import StateMismatchError
 
 __all__ = ["align", "empty_labels", "group_codes", "union_labels"]
@@ -37,9 +38,9 @@ def group_codes(
     if labels is None:
         return empty_labels(), np.zeros(0, dtype=np.intp)
     if missing is None or not missing.any():
-        unique, codes = np.unique(labels, return_inverse=True)
-        return unique, codes.astype(np.intp, copy=False)
-    unique, inner = np.unique(labels[~missing], return_inverse=True)
+        unique, codes = unique_codes(labels)
+        return unique, codes
+    unique, inner = unique_codes(labels[~missing])
     codes = np.full(len(labels), len(unique), dtype=np.intp)
     codes[~missing] = inner
     return unique, codes

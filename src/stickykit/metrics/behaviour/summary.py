@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
+from stickykit.core.arrays import sorted_unique, unique_codes
 from stickykit.core.periods import Period, check_period, period_index
 from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
@@ -224,11 +225,16 @@ def _pack(
     """Bitmask words of (customer code, period) pairs."""
     if len(periods) == 0:
         return 0, np.zeros((n_customers, 0), dtype=np.uint64)
-    words = periods // _WORD
-    origin = int(words.min())
-    width = int(words.max()) - origin + 1
-    cell = codes.astype(np.int64) * width + (words - origin)
-    keys = np.unique(cell * _WORD + periods % _WORD)
+    origin = int(periods.min()) // _WORD
+    width = int(periods.max()) // _WORD - origin + 1
+    bit = periods - origin * _WORD
+    if n_customers * width * _WORD <= max(4 * len(periods), 1 << 20):
+        # small grid: mark (customer, period) cells, then pack 64 cells to a word
+        mark = np.zeros((n_customers, width * _WORD), dtype=bool)
+        mark[codes, bit] = True
+        packed = np.packbits(mark, axis=1, bitorder="little")
+        return origin, packed.view("<u8").astype(np.uint64, copy=False)
+    keys = sorted_unique(codes.astype(np.int64) * (width * _WORD) + bit)
     cells = keys // _WORD
     values = np.left_shift(np.uint64(1), (keys % _WORD).astype(np.uint64))
     starts = np.concatenate([[0], np.flatnonzero(cells[1:] != cells[:-1]) + 1])
@@ -331,22 +337,24 @@ class CustomerSummary(MetricBase):
     def _summarise(self, frame: EventFrame) -> CustomerSummaryState:
         if len(frame) == 0:
             return self.init()
-        order, ids, starts = customer_rows(frame.customer_id)
-        times = frame.timestamp.view(np.int64)[order]
-        counts = np.diff(np.append(starts, len(order)))
-        codes = np.repeat(np.arange(len(ids), dtype=np.intp), counts)
+        ids, codes = unique_codes(frame.customer_id)
+        n = len(ids)
+        times = frame.timestamp.view(np.int64)
+        first = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(first, codes, times)
+        last = np.full(n, np.iinfo(np.int64).min)
+        np.maximum.at(last, codes, times)
+        counts = np.bincount(codes, minlength=n)
         amount = (
-            np.zeros(len(ids))
-            if frame.amount is None
-            else np.add.reduceat(frame.amount[order], starts)
+            np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
         )
-        periods = period_index(frame.timestamp[order], self.period, zone=self.zone)
-        origin, active = _pack(codes, periods, len(ids))
+        periods = period_index(frame.timestamp, self.period, zone=self.zone)
+        origin, active = _pack(codes, periods, n)
         return CustomerSummaryState(
             fingerprint=self.fingerprint,
             customer_id=ids,
-            first_us=np.minimum.reduceat(times, starts),
-            last_us=np.maximum.reduceat(times, starts),
+            first_us=first,
+            last_us=last,
             n_events=counts.astype(np.int64),
             monetary=amount.astype(np.float64),
             word_origin=origin,

@@ -1,0 +1,74 @@
+"""Sort-based unique values and codes for row-scale arrays.
+
+``numpy.unique`` (numpy 2.x) takes a hash-based path for plain unique values that is many
+times slower than sorting when most values are distinct (measured: 37 s against 0.5 s for
+10^7 int64 values with numpy 2.4). The bulk paths of stickykit use these sort-based
+equivalents instead; the results are the same sorted unique values and codes.
+
+Examples
+--------
+>>> import numpy as np
+>>> sorted_unique(np.array([3, 1, 3, 2])).tolist()
+[1, 2, 3]
+>>> values, codes = unique_codes(np.array(["b", "a", "b"]))
+>>> values.tolist(), codes.tolist()
+(['a', 'b'], [1, 0, 1])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["sorted_unique", "unique_codes"]
+
+
+def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
+    """The sorted distinct values of a 1-d array (as ``numpy.unique``).
+
+    Examples
+    --------
+    >>> sorted_unique(np.array([], dtype=np.int64)).tolist()
+    []
+    """
+    ordered = np.sort(values, kind="stable")
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Sorted distinct values and each element's position among them.
+
+    The same as ``numpy.unique(values, return_inverse=True)``. Integers whose range is at most
+    about four times their number take a linear path (a presence table over the range).
+
+    Examples
+    --------
+    >>> v, c = unique_codes(np.array([10, 30, 10, 20]))
+    >>> v.tolist(), c.tolist()
+    ([10, 20, 30], [0, 2, 0, 1])
+    """
+    if values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1024:
+            # dense integers: a table over the range, no sort
+            offset = (values - lo).astype(np.intp)
+            present = np.bincount(offset, minlength=hi - lo + 1) > 0
+            position = np.cumsum(present) - 1
+            return np.flatnonzero(present).astype(values.dtype) + lo, position[offset]
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    if len(ordered) == 0:
+        return ordered, np.zeros(0, dtype=np.intp)
+    new = np.empty(len(ordered), dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    codes = np.empty(len(ordered), dtype=np.intp)
+    codes[order] = np.cumsum(new) - 1
+    return ordered[new], codes
