@@ -8,6 +8,7 @@ deliberately broken variant (must fail with AssertionError).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,10 @@ def test_instrument_structure_and_notes() -> None:
     assert "paraphrase" in notes and "not a questionnaire" in notes
     assert "share one anchored rating scale" in notes
     assert "9th ed. (1997)" in INSTRUMENT.reference
+    # cited by edition, chapter and figure title; no page number (none could be verified)
+    assert "Chapter 2, figure 'Determinants of Customer Delivered Value'" in INSTRUMENT.reference
+    assert "page not verified" in INSTRUMENT.reference
+    assert not re.search(r"\bpp?\.\s*\d", INSTRUMENT.reference)
 
 
 # -- hand-computed values ---------------------------------------------------------------------
@@ -175,6 +180,8 @@ def test_hand_computed() -> None:
     assert d["value.product"] == 6.0 and d["value.image"] == 5.0
     assert r.unit == "scale points (1-7 answers)"
     assert "Kotler" in r.reference and "9th ed." in r.reference
+    assert "ch. 2, figure 'Determinants of Customer Delivered Value'" in r.reference
+    assert "page not verified" in r.reference and not re.search(r"\bpp?\.\s*\d", r.reference)
     table = component_scores(r)
     assert [(s.level, s.name) for s in table][-3:] == [
         ("total", "value"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -467,6 +468,42 @@ def test_matches_numpy_cov() -> None:
 
 def test_matches_numpy_cov_negative_control() -> None:
     must_fail(check_matches_numpy_cov, NaiveMerge)
+
+
+def stdlib_alpha(x: Matrix) -> float:
+    """A second oracle sharing no code with numpy or stickykit: Cronbach's (1951) definition
+    alpha = k/(k - 1) * (1 - sum of item variances / variance of the total score), with
+    the standard library's ``statistics.variance`` (exact rational arithmetic on integers)."""
+    rows = [[int(v) for v in row] for row in x.tolist()]
+    k = len(rows[0])
+    items = sum(statistics.variance([row[j] for row in rows]) for j in range(k))
+    total = statistics.variance([sum(row) for row in rows])
+    return k / (k - 1) * (1 - items / total)
+
+
+def check_matches_stdlib(factory: type[CronbachAlpha], *, quick: bool = False) -> None:
+    """The metric, fed in chunks of any size and merged, agrees with :func:`stdlib_alpha`."""
+
+    @quick_or_full(quick, max_examples=30)
+    @given(answer_matrices(max_items=8), st.lists(st.integers(0, 40), max_size=4))
+    def prop(x: Matrix, cuts: list[int]) -> None:
+        m = factory(items=tuple(f"q{j + 1}" for j in range(x.shape[1])), scale=(-128, 127))
+        f = frame_of(x)
+        state = m.init()
+        for a, b in itertools.pairwise([0, *sorted(min(c, len(f)) for c in cuts), len(f)]):
+            state = m.merge(state, m.update(m.init(), f.slice(a, b)))
+        assert m.finalize(state).value == pytest.approx(stdlib_alpha(x), rel=1e-9, abs=1e-9)
+
+    prop()
+
+
+def test_matches_stdlib_definition() -> None:
+    assert stdlib_alpha(HAND) == pytest.approx(18 / 19, rel=1e-12)  # the hand-computed case
+    check_matches_stdlib(CronbachAlpha)
+
+
+def test_matches_stdlib_definition_negative_control() -> None:
+    must_fail(check_matches_stdlib, NaiveMerge)
 
 
 def test_pairwise_matches_pandas_pairwise_covariance() -> None:

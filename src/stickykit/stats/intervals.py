@@ -62,6 +62,11 @@ def wilson_interval(successes: float, n: float, alpha: float) -> tuple[float, fl
     --------
     >>> wilson_interval(0, 0, 0.05)
     (nan, nan)
+    >>> wilson_interval(0, 7, 0.05)[0], wilson_interval(7, 7, 0.05)[1]
+    (0.0, 1.0)
+
+    At no successes the lower limit is exactly 0 and at ``n`` successes the upper limit exactly
+    1 (the formula's value there; computed, it can round a few ulps away).
     """
     if n <= 0:
         return (math.nan, math.nan)
@@ -70,7 +75,9 @@ def wilson_interval(successes: float, n: float, alpha: float) -> tuple[float, fl
     centre = p + z * z / (2 * n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     denom = 1 + z * z / n
-    return (max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom))
+    low = 0.0 if successes <= 0 else max(0.0, (centre - half) / denom)
+    high = 1.0 if successes >= n else min(1.0, (centre + half) / denom)
+    return (low, high)
 
 
 def net_score_interval(

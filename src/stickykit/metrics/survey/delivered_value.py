@@ -45,7 +45,10 @@ from stickykit.stats.intervals import check_alpha, z_value
 __all__ = ["CustomerDeliveredValue", "value_cost_ratio"]
 
 _SIDES = ("value", "cost")
-_KOTLER = "Kotler, Marketing Management, 9th ed. (1997) and 10th ed. (2000), Prentice Hall"
+_KOTLER = (
+    "Kotler, Marketing Management, 9th ed. (1997) and 10th ed. (2000), Prentice Hall, ch. 2, "
+    "figure 'Determinants of Customer Delivered Value' (page not verified)"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -94,7 +97,9 @@ class CustomerDeliveredValue(ItemIndexMetric):
     References
     ----------
     Kotler, P. *Marketing Management: Analysis, Planning, Implementation, and Control*, 9th ed.
-    (1997); *Marketing Management*, 10th ed. (2000). Prentice Hall.
+    (1997); *Marketing Management*, 10th ed. (2000). Prentice Hall. Chapter 2, the figure
+    "Determinants of Customer Delivered Value" and the text around it. No page number is
+    given: none could be checked against a printed copy of either edition.
     Student (1908). The probable error of a mean. *Biometrika* 6(1), 1-25.
 
     Examples
@@ -258,7 +263,9 @@ def value_cost_ratio(
 
     References
     ----------
-    Kotler, P. *Marketing Management*, 9th ed. (1997) and 10th ed. (2000). Prentice Hall.
+    Kotler, P. *Marketing Management*, 9th ed. (1997) and 10th ed. (2000). Prentice Hall,
+    chapter 2 (the value-price ratio beside the figure "Determinants of Customer Delivered
+    Value"; page not verified).
     Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley, chapter 6 (ratio estimators).
 
     Examples

@@ -422,6 +422,8 @@ class KeyDrivers(MetricBase):
     thresholds : (float, float) or None
         Importance and performance cut-offs of the quadrant map; by default the mean
         importance and the mean performance across the predictors.
+    min_n : int
+        Fewer complete rows are flagged as a small sample.
 
     Notes
     -----
@@ -511,6 +513,9 @@ class KeyDrivers(MetricBase):
         ],
     )
     thresholds: tuple[float, float] | None = attrs.field(default=None, converter=_thresholds)
+    min_n: int = attrs.field(
+        default=30, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -602,6 +607,8 @@ class KeyDrivers(MetricBase):
             msg = f"{self.name}: the predictors {list(self.predictors)} are collinear"
             raise InsufficientDataError(msg)
         flags: list[str] = []
+        if state.n < self.min_n:
+            flags.append(f"small sample: n = {state.n} < {self.min_n}")
         if not with_dominance:
             flags.append(f"general dominance skipped: {p} predictors > {MAX_DOMINANCE_PREDICTORS}")
         measures = {"beta": point.beta, "relative_weight": point.relative_weight}

@@ -494,6 +494,8 @@ class LoyaltyCurve(MetricBase):
         1 - confidence level.
     by : {"wave", "segment", "instrument", "customer_id"} or None
         Also give one curve per group of this column.
+    min_n : int
+        A curve (overall or of a group) from fewer paired answers is flagged as a small sample.
 
     Notes
     -----
@@ -581,6 +583,9 @@ class LoyaltyCurve(MetricBase):
     alpha: float = attrs.field(default=0.05, validator=_check_alpha)
     by: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.in_(GROUP_COLUMNS))
+    )
+    min_n: int = attrs.field(
+        default=30, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
     )
 
     @property
@@ -783,6 +788,8 @@ class LoyaltyCurve(MetricBase):
         if total == 0:
             flags.append("no valid answers")
             return result(math.nan, math.nan, math.nan, math.nan, "no valid answers")
+        if total < self.min_n:
+            flags.append(f"small sample: n = {total} < {self.min_n}")
         rates = loyal / n
         means = counts[:, SUM_Y] / n
         isotonic = pava(rates, n)

@@ -67,6 +67,7 @@ __all__ = [
     "t_sf",
     "tango_interval",
     "trinomial_t_interval",
+    "weight_problems",
 ]
 
 _NO_TIME = int(np.iinfo(np.int64).min)
@@ -207,6 +208,25 @@ def scale_problems(
     expected = f"an integer in [{lo}, {hi}]"
     where = (rows + first_row).astype(np.int64)
     return [Violation(field=field, rows=where, values=values[rows], expected=expected)]
+
+
+def weight_problems(weight: NDArray[np.float64] | None, first_row: int) -> list[Violation]:
+    """Rows whose respondent weight is negative, NaN or infinite (``None`` = all 1: none).
+
+    A frame built directly (not through :mod:`stickykit.io`, which checks the same rule) may
+    carry such weights; a weighted score must refuse them rather than report a share outside
+    [0, 1] or NaN.
+    """
+    if weight is None:
+        return []
+    bad = ~(np.isfinite(weight) & (weight >= 0))
+    if not bad.any():
+        return []
+    rows = np.flatnonzero(bad)
+    where = (rows + first_row).astype(np.int64)
+    return [
+        Violation(field="weight", rows=where, values=weight[rows], expected="a finite number >= 0")
+    ]
 
 
 # -- intervals ------------------------------------------------------------------------------------
@@ -484,9 +504,32 @@ class SurveyItemMetric(MetricBase):
         return {self.item: self.scale}
 
     def check(self, frame: SurveyFrame) -> list[Violation]:
-        """Rows whose answer lies outside ``scale`` (for quarantine)."""
+        """Rows failing a rule, for quarantine.
+
+        An answer outside ``scale``, or, when the metric is weighted, a weight that is negative
+        or not finite.
+        """
         values, answered = self._answers(frame)
-        return scale_problems(self.item, self.scale, values, answered, frame.first_row)
+        found = scale_problems(self.item, self.scale, values, answered, frame.first_row)
+        if getattr(self, "weighted", False):  # the paired score has no weights
+            found += weight_problems(frame.weight, frame.first_row)
+        return found
+
+    def _raise_weights(self, frame: SurveyFrame) -> None:
+        """A weighted metric refuses a negative or non-finite weight, naming row and value."""
+        if not getattr(self, "weighted", False):
+            return
+        problems = weight_problems(frame.weight, frame.first_row)
+        if problems:
+            v = problems[0]
+            raise ValidationError(
+                record="SurveyFrame",
+                field=v.field,
+                row=int(v.rows[0]),
+                value=v.value(0),
+                expected=v.expected,
+                n_failing=len(v),
+            )
 
     def _answers(self, frame: SurveyFrame) -> tuple[NDArray[np.int8], NDArray[np.bool_] | None]:
         if not isinstance(frame, SurveyFrame):
@@ -630,6 +673,7 @@ class NetScoreBase(SurveyItemMetric):
         """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
         values, answered = self._answers(frame)
         labels, codes = self._groups(frame)
+        self._raise_weights(frame)
         try:
             chunk = self._count(values, answered, labels, codes, frame.weight)
         except OutOfScaleError:

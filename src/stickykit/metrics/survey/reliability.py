@@ -264,8 +264,9 @@ def keyed_answers(
             n_failing=n_failing,
         )
     n = len(frame)
-    x = np.empty((n, len(items)))
-    present = np.ones((n, len(items)), dtype=bool)
+    # column-major, so that each item is written as one contiguous column
+    x = np.empty((n, len(items)), order="F")
+    present = np.ones((n, len(items)), dtype=bool, order="F")
     for j, item in enumerate(items):
         lo, hi = item.scale
         column = frame.answers[item.id].astype(np.float64)
@@ -273,7 +274,7 @@ def keyed_answers(
         missing = _missing_mask(frame, item)
         if missing is not None:
             present[:, j] = ~missing
-    x[~present] = 0.0
+    np.copyto(x, 0.0, where=~present)
     return x, present
 
 

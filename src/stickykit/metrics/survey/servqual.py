@@ -611,8 +611,10 @@ class _ServiceQuality(MetricBase):
         reverse = layout.reverse[d]
         lo, hi = layout.scale
         n = len(frame)
-        values = np.zeros((n, len(ids)), np.int16)
-        answered = np.zeros((n, len(ids)), bool)
+        # column-major: each item is one contiguous column, and the per-row sums over the
+        # dimension's few items (axis=1) run as whole-column additions
+        values = np.zeros((n, len(ids)), np.int16, order="F")
+        answered = np.zeros((n, len(ids)), bool, order="F")
         for j, (item, rev) in enumerate(zip(ids, reverse, strict=True)):
             raw = frame.answers[item]
             values[:, j] = reverse_key(raw, lo, hi) if rev else raw
@@ -690,8 +692,9 @@ class _ServiceQuality(MetricBase):
             return np.bincount(codes[mask], minlength=slots).astype(np.int64)
 
         def add(values: NDArray[Any], mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+            # rows outside the mask add an exact 0.0: no masked copies of codes and values
             out: NDArray[np.float64] = np.bincount(
-                codes[mask], weights=values[mask], minlength=slots
+                codes, weights=np.where(mask, values, 0.0), minlength=slots
             ).astype(np.float64)
             return out
 
