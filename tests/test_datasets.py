@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stickykit.datasets import load_cdnow, load_npsgame, npsgame_columns
+from stickykit.datasets import load_cdnow, load_npsgame, load_telco, npsgame_columns
 from stickykit.frames import EventFrame, SurveyFrame
 
 SHARED = Path("/work/shared/data")
@@ -198,3 +198,52 @@ def test_cdnow_sample_against_the_reference_file():
 def test_the_sample_is_a_subset_of_the_master():
     master, sample = cdnow(sample=False), cdnow(sample=True)
     assert np.isin(np.unique(sample.customer_id), master.customer_id).all()
+
+
+# ---------------------------------------------------------------- IBM telco churn
+
+TELCO_CSV = SHARED / "telco" / "Telco-Customer-Churn.csv"
+
+
+@functools.cache
+def telco() -> dict[str, np.ndarray]:
+    return load_telco()
+
+
+def test_telco_columns():
+    cols = telco()
+    assert len(cols) == 21
+    assert all(len(col) == 7_043 for col in cols.values())
+    assert len(np.unique(cols["customerID"])) == 7_043
+    assert cols["tenure"].dtype == np.int64
+    assert (int(cols["tenure"].min()), int(cols["tenure"].max())) == (0, 72)
+    assert cols["Churn"].dtype == np.bool_
+    assert int(cols["Churn"].sum()) == 1_869
+    assert int(cols["SeniorCitizen"].sum()) == 1_142
+    assert int(cols["PhoneService"].sum()) == 6_361
+    # TotalCharges is blank exactly for the customers of tenure 0
+    blank = np.isnan(cols["TotalCharges"])
+    assert int(blank.sum()) == 11
+    np.testing.assert_array_equal(blank, cols["tenure"] == 0)
+    assert not np.isnan(cols["MonthlyCharges"]).any()
+    assert sorted(set(cols["Contract"].tolist())) == ["Month-to-month", "One year", "Two year"]
+
+
+def test_telco_against_the_reference_file():
+    ref = read_reference(TELCO_CSV)
+    cols = telco()
+    assert list(ref.columns) == list(cols)
+    np.testing.assert_array_equal(cols["customerID"], ref["customerID"].to_numpy(dtype=str))
+    np.testing.assert_array_equal(cols["tenure"], ref["tenure"].to_numpy())
+    np.testing.assert_array_equal(cols["Churn"], (ref["Churn"] == "Yes").to_numpy())
+    np.testing.assert_array_equal(cols["SeniorCitizen"], ref["SeniorCitizen"].to_numpy() == 1)
+    np.testing.assert_array_equal(cols["MonthlyCharges"], ref["MonthlyCharges"].to_numpy())
+    total = pd_numeric(ref["TotalCharges"])
+    np.testing.assert_array_equal(cols["TotalCharges"], total)
+    for name in ("Contract", "PaymentMethod", "InternetService"):
+        np.testing.assert_array_equal(cols[name], ref[name].to_numpy(dtype=str))
+
+
+def pd_numeric(series) -> np.ndarray:
+    pd = pytest.importorskip("pandas")
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)

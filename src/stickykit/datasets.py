@@ -35,7 +35,14 @@ from stickykit.frames import EventFrame, SurveyFrame
 from stickykit.instruments import Instrument, Item
 from stickykit.io import load_events, load_survey
 
-__all__ = ["load_cdnow", "load_npsgame", "npsgame_columns", "synthetic_survey"]
+__all__ = [
+    "load_cdnow",
+    "load_npsgame",
+    "load_telco",
+    "messy_transactions",
+    "npsgame_columns",
+    "synthetic_survey",
+]
 
 _NA = ("NA", "")
 
@@ -160,6 +167,52 @@ def load_cdnow(*, sample: bool = False) -> EventFrame:
         tz="UTC",
     )
     return frame
+
+
+_TELCO_FLAGS = ("Partner", "Dependents", "PhoneService", "PaperlessBilling", "Churn")
+
+
+def load_telco() -> dict[str, NDArray[Any]]:
+    """IBM's telco customer churn sample as numpy columns, one per column of the file.
+
+    7,043 subscription customers observed at one date: ``tenure`` is the number of whole
+    months each has been a customer and ``Churn`` whether they have left, so
+    ``kaplan_meier(cols["tenure"], cols["Churn"])`` estimates retention by tenure (customers
+    with ``Churn`` false are censored at their tenure).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``tenure`` int64 (months, 0-72); ``MonthlyCharges`` and ``TotalCharges`` float64 (US
+        dollars; ``TotalCharges`` is NaN for the 11 customers of tenure 0, blank in the file);
+        ``SeniorCitizen`` and the yes/no columns ``Partner``, ``Dependents``,
+        ``PhoneService``, ``PaperlessBilling`` and ``Churn`` as bool; every other column
+        (``customerID``, ``gender``, services, ``Contract``, ``PaymentMethod``...) as text,
+        unchanged.
+
+    Notes
+    -----
+    Source: repository IBM/telco-customer-churn-on-icp4d, ``Telco-Customer-Churn.csv``
+    (Apache-2.0); see ``stickykit/data/ATTRIBUTION.md``.
+
+    Examples
+    --------
+    >>> cols = load_telco()
+    >>> len(cols["tenure"]), int(cols["Churn"].sum()), int(cols["tenure"].max())
+    (7043, 1869, 72)
+    """
+    with _open_text("telco.csv.gz", "ascii") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    table = np.array(rows[1:], dtype=str)
+    columns: dict[str, NDArray[Any]] = {name: table[:, j] for j, name in enumerate(header)}
+    for name in _TELCO_FLAGS:
+        columns[name] = columns[name] == "Yes"
+    columns["SeniorCitizen"] = columns["SeniorCitizen"] == "1"
+    columns["tenure"] = columns["tenure"].astype(np.int64)
+    columns["MonthlyCharges"] = columns["MonthlyCharges"].astype(np.float64)
+    columns["TotalCharges"] = _numeric(np.char.strip(columns["TotalCharges"]))
+    return columns
 
 
 def synthetic_survey(
@@ -367,3 +420,88 @@ def _thresholds(categories: int) -> NDArray[np.float64]:
 
     normal = NormalDist()
     return np.array([normal.inv_cdf(c / categories) for c in range(1, categories)])
+
+
+def messy_transactions(
+    n_orders: int,
+    *,
+    rng: np.random.Generator,
+    n_customers: int | None = None,
+    n_products: int = 60,
+    start: str = "2010-12-01",
+    days: int = 365,
+    lines_per_order: float = 4.0,
+    cancellation_rate: float = 0.05,
+    missing_customer_rate: float = 0.1,
+    zero_price_rate: float = 0.01,
+    duplicate_rate: float = 0.02,
+    adjustment_rate: float = 0.01,
+) -> dict[str, NDArray[Any]]:
+    """A synthetic, messy transaction-line export in the shape of UCI Online Retail (seeded).
+
+    The data are synthetic, made up by the seeded generator ``rng``: no shop or customer
+    exists. They carry the known faults of real exports, for
+    :func:`~stickykit.io.clean_transactions` to handle.
+
+    Parameters
+    ----------
+    n_orders : int
+        Purchase invoices (each of ``1 + Poisson(lines_per_order - 1)`` lines).
+    rng : numpy.random.Generator
+        Every random draw comes from it: the same seed gives the same columns.
+    n_customers : int, optional
+        Customers buying (default ``max(1, n_orders // 3)``), ids from 12346.
+    n_products : int
+        Stock codes, each with one list price.
+    start : str
+        ISO date of the first minute; invoice times fall in the ``days`` days after it.
+    days : int
+        Length of the period.
+    lines_per_order : float
+        Mean lines per purchase invoice (at least 1).
+    cancellation_rate : float
+        Share of purchase invoices (of known customers) later partly cancelled by a
+        ``"C"`` invoice with a negative quantity.
+    missing_customer_rate : float
+        Share of purchase invoices with no customer id (``NaN``).
+    zero_price_rate : float
+        Share of lines priced 0.
+    duplicate_rate : float
+        Share of lines exported twice, as adjacent identical rows.
+    adjustment_rate : float
+        Stock adjustments per purchase invoice: lines with a negative quantity, price 0, no
+        customer and no invoice prefix.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``InvoiceNo`` and ``StockCode`` (text), ``Quantity`` (int64), ``InvoiceDate``
+        (naive ``datetime64[us]``, local time), ``UnitPrice`` (float64), ``CustomerID``
+        (float64, ``NaN`` where missing, as pandas reads the original), ``Country`` (text),
+        rows ordered by time.
+
+    Examples
+    --------
+    >>> raw = messy_transactions(100, rng=np.random.default_rng(5))
+    >>> sorted(raw) == sorted(["InvoiceNo", "StockCode", "Quantity", "InvoiceDate",
+    ...                        "UnitPrice", "CustomerID", "Country"])
+    True
+    >>> bool(np.isnan(raw["CustomerID"]).any()), bool((raw["Quantity"] < 0).any())
+    (True, True)
+    """
+    from stickykit._messy import generate_messy_transactions  # noqa: PLC0415
+
+    return generate_messy_transactions(
+        n_orders,
+        rng=rng,
+        n_customers=n_customers,
+        n_products=n_products,
+        start=start,
+        days=days,
+        lines_per_order=lines_per_order,
+        cancellation_rate=cancellation_rate,
+        missing_customer_rate=missing_customer_rate,
+        zero_price_rate=zero_price_rate,
+        duplicate_rate=duplicate_rate,
+        adjustment_rate=adjustment_rate,
+    )

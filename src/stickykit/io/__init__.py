@@ -9,7 +9,34 @@ Examples
 """
 
 from stickykit.io._load import load_customers, load_events, load_survey
+from stickykit.io.events import (
+    DEFAULT_RETURNS,
+    DuplicatesPolicy,
+    PreparedEvents,
+    ReturnsPolicy,
+    check_returns_policy,
+    is_return,
+    prepare_events,
+)
+from stickykit.io.exports import CleanedTransactions, ExportReport, clean_transactions
 from stickykit.io.quarantine import LoadResult, Reason
 from stickykit.io.validate import Violation
 
-__all__ = ["LoadResult", "Reason", "Violation", "load_customers", "load_events", "load_survey"]
+__all__ = [
+    "DEFAULT_RETURNS",
+    "CleanedTransactions",
+    "DuplicatesPolicy",
+    "ExportReport",
+    "LoadResult",
+    "PreparedEvents",
+    "Reason",
+    "ReturnsPolicy",
+    "Violation",
+    "check_returns_policy",
+    "clean_transactions",
+    "is_return",
+    "load_customers",
+    "load_events",
+    "load_survey",
+    "prepare_events",
+]

@@ -103,6 +103,8 @@ def to_int(
     >>> out, missing, bad = to_int(scores, "q", dtype=np.int8, lo=0, hi=10)
     >>> out is scores, missing, bad
     (True, None, [])
+    >>> to_int(np.array([], dtype=object), "q")[0].tolist()
+    []
     """
     info = np.iinfo(dtype)
     lo_ = info.min if lo is None else lo
@@ -110,6 +112,8 @@ def to_int(
     what = expected or f"an integer in [{lo_}, {hi_}]"
     out_violations: list[Violation] = []
     values = np.asarray(values)
+    if len(values) == 0:
+        return np.zeros(0, dtype), None, out_violations
     if values.dtype.kind == "b":
         _keep(violation(field, np.ones(len(values), bool), values, what), out_violations)
         return np.zeros(len(values), dtype), None, out_violations
