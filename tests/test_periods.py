@@ -26,7 +26,8 @@ ZONES = ("UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia
 def near_local_midnights(zone: str) -> st.SearchStrategy[list[int]]:
     """Instants (2000-2030) within two hours of a local midnight of ``zone``, or on it.
 
-    Period boundaries are local midnights, so this is where a wrong offset shows.
+    Period boundaries are local midnights (of the first of a month, for months and
+    quarters), so this is where a wrong offset shows.
     """
     tz = zoneinfo.ZoneInfo(zone)
 
@@ -37,9 +38,13 @@ def near_local_midnights(zone: str) -> st.SearchStrategy[list[int]]:
             microseconds=1
         ) - nudge
 
+    any_day = st.integers(dt.date(2000, 1, 1).toordinal(), dt.date(2030, 1, 1).toordinal())
+    first_of_month = st.builds(
+        lambda y, m: dt.date(y, m, 1).toordinal(), st.integers(2000, 2029), st.integers(1, 12)
+    )
     one = st.builds(
         build,
-        st.integers(dt.date(2000, 1, 1).toordinal(), dt.date(2030, 1, 1).toordinal()),
+        st.one_of(any_day, first_of_month),
         st.sampled_from((-120, -90, -60, -30, 0, 30, 60, 90, 120)),
         st.sampled_from((0, 1)),
     )

@@ -37,15 +37,17 @@ def test_hand_computed() -> None:
     )
     r = m.finalize(m.update(m.init(), f))
     assert r.tables["customer_id"].tolist() == [1, 2]
-    assert r.tables["n_events"].tolist() == [3, 2]
-    assert r.tables["n_periods"].tolist() == [2, 1]  # Jan and Apr; Mar
-    assert r.tables["monetary"].tolist() == [7.5, 8.5]  # the return nets
+    # the return (-5.0 in April) nets against the money but is not activity
+    assert r.tables["n_events"].tolist() == [2, 2]
+    assert r.tables["n_periods"].tolist() == [1, 1]  # Jan; Mar
+    assert r.tables["monetary"].tolist() == [7.5, 8.5]
+    assert r.tables["last"].astype(str).tolist()[0] == "2024-01-31T00:00:00.000000"
     assert r.tables["first"].astype(str).tolist() == [
         "2024-01-01T00:00:00.000000",
         "2024-03-01T00:00:00.000000",
     ]
-    assert r.as_of == dt.datetime(2024, 4, 15, 0, 0, 0, 1, tzinfo=dt.UTC)
-    assert r.value == 2 and r.n == 5
+    assert r.as_of == dt.datetime(2024, 3, 2, 0, 0, 0, 1, tzinfo=dt.UTC)
+    assert r.value == 2 and r.n == 4
 
 
 def brute_force(f: EventFrame, period: str) -> dict[Any, tuple[int, int, int, set[int], float]]:
@@ -77,6 +79,18 @@ def test_matches_brute_force(f: EventFrame) -> None:
             lo, hi = min(active), max(active)
             row = s.active_matrix(lo, hi)[k]
             assert set(np.flatnonzero(row) + lo) == active
+
+
+def test_customer_with_returns_only() -> None:
+    m = CustomerSummary()
+    a = m.update(m.init(), frame([1, 2], ["2024-01-01", "2024-01-02"], [10.0, 3.0]))
+    b = m.update(m.init(), frame([2, 3], ["2024-02-01", "2024-02-02"], [-3.0, -1.0]))
+    r = m.finalize(m.merge(a, b))
+    assert r.tables["monetary"].tolist() == [10.0, 0.0, -1.0]
+    assert r.tables["n_events"].tolist() == [1, 1, 0]
+    assert np.isnat(r.tables["first"][2]) and np.isnat(r.tables["last"][2])
+    with pytest.raises(InsufficientDataError):
+        m.finalize(b)
 
 
 def test_kinds_filter() -> None:

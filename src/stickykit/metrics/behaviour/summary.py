@@ -40,12 +40,14 @@ from stickykit.core.arrays import sorted_unique, unique_codes
 from stickykit.core.periods import Period, check_period, period_index
 from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
+from stickykit.io.events import is_return
 from stickykit.metrics.base import MetricBase, MetricResult, check_fingerprints, package_version
 from stickykit.plugins.hookspecs import hookimpl
 
 __all__ = [
     "CustomerSummary",
     "CustomerSummaryState",
+    "activity_rows",
     "customer_rows",
     "optional_kinds",
     "period_field",
@@ -84,6 +86,35 @@ def qualifying(frame: EventFrame, kinds: tuple[str, ...] | None) -> NDArray[np.b
     if missing is not None:
         keep &= ~missing
     return keep
+
+
+def activity_rows(
+    frame: EventFrame, kinds: tuple[str, ...] | None
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Rows that count as activity, and rows whose amounts count as money.
+
+    The returns policy shared by every behaviour measure (see :mod:`stickykit.io.events`):
+    a return (a negative amount, or an event of kind ``"return"``) nets against the
+    customer's money but is never activity: it does not make a customer active in a period,
+    count as an order, or move the first and last purchase.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = EventFrame(event_id=np.arange(3), customer_id=np.array([1, 1, 1]),
+    ...                timestamp=np.zeros(3, dtype="datetime64[us]"),
+    ...                kind=np.array(["purchase", "visit", "purchase"]),
+    ...                amount=np.array([10.0, 0.0, -4.0]))
+    >>> active, money = activity_rows(f, ("purchase",))
+    >>> active.tolist(), money.tolist()
+    ([True, False, False], [True, False, True])
+    """
+    keep = qualifying(frame, kinds)
+    counted = np.ones(len(frame), dtype=bool) if keep is None else keep
+    returned = is_return(frame)
+    if frame.kind is not None:
+        returned = returned | (frame.kind == "return")
+    return counted & ~returned, counted | returned
 
 
 def customer_rows(
@@ -151,9 +182,12 @@ class CustomerSummaryState:
     first_us, last_us : numpy.ndarray
         First and last event time, microseconds since the epoch (UTC).
     n_events : numpy.ndarray
-        Events per customer (int64).
+        Qualifying events per customer, returns excluded (int64). A customer seen only
+        through returns has 0 events, and ``first_us``/``last_us`` hold the int64 maximum and
+        minimum (the identities of min and max): use :meth:`first_times` and
+        :meth:`last_times`, or select ``n_events > 0``.
     monetary : numpy.ndarray
-        Sum of the events' amounts (float64; returns as negative amounts, net).
+        Sum of the amounts of the qualifying events and returns (float64; net of returns).
     word_origin : int
         Absolute word number of column 0 of ``active``.
     active : numpy.ndarray
@@ -172,6 +206,18 @@ class CustomerSummaryState:
 
     def __len__(self) -> int:
         return len(self.customer_id)
+
+    def first_times(self) -> NDArray[np.datetime64]:
+        """First activity per customer (NaT for a customer with returns only)."""
+        out = self.first_us.astype("datetime64[us]")
+        out[self.n_events == 0] = np.datetime64("NaT")
+        return out
+
+    def last_times(self) -> NDArray[np.datetime64]:
+        """Last activity per customer (NaT for a customer with returns only)."""
+        out = self.last_us.astype("datetime64[us]")
+        out[self.n_events == 0] = np.datetime64("NaT")
+        return out
 
     def n_periods(self) -> NDArray[np.int64]:
         """Distinct active periods per customer."""
@@ -328,28 +374,31 @@ class CustomerSummary(MetricBase):
         return CustomerSummaryState(fingerprint=self.fingerprint)
 
     def update(self, state: CustomerSummaryState, frame: EventFrame) -> CustomerSummaryState:
-        """Fold the qualifying events of ``frame`` into ``state``."""
-        keep = qualifying(frame, self.kinds)
-        if keep is not None and not keep.all():
-            frame = frame.filter(keep)
+        """Fold the qualifying events and the returns of ``frame`` into ``state``."""
         return self.merge(state, self._summarise(frame))
 
     def _summarise(self, frame: EventFrame) -> CustomerSummaryState:
+        active, money = activity_rows(frame, self.kinds)
+        if not money.all():
+            frame = frame.filter(money)
+            active = active[money]
         if len(frame) == 0:
             return self.init()
         ids, codes = unique_codes(frame.customer_id)
         n = len(ids)
+        amount = (
+            np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
+        )
+        if not active.all():
+            frame, codes = frame.filter(active), codes[active]
         times = frame.timestamp.view(np.int64)
         first = np.full(n, np.iinfo(np.int64).max)
         np.minimum.at(first, codes, times)
         last = np.full(n, np.iinfo(np.int64).min)
         np.maximum.at(last, codes, times)
         counts = np.bincount(codes, minlength=n)
-        amount = (
-            np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
-        )
         periods = period_index(frame.timestamp, self.period, zone=self.zone)
-        origin, active = _pack(codes, periods, n)
+        origin, active_bits = _pack(codes, periods, n)
         return CustomerSummaryState(
             fingerprint=self.fingerprint,
             customer_id=ids,
@@ -358,7 +407,7 @@ class CustomerSummary(MetricBase):
             n_events=counts.astype(np.int64),
             monetary=amount.astype(np.float64),
             word_origin=origin,
-            active=active,
+            active=active_bits,
         )
 
     def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
@@ -404,7 +453,7 @@ class CustomerSummary(MetricBase):
         self, state: CustomerSummaryState, as_of: dt.datetime | None = None
     ) -> MetricResult:
         """The per-customer arrays as ``tables``; ``value`` is the number of customers."""
-        if len(state) == 0:
+        if len(state) == 0 or not state.n_events.any():
             msg = "customer_summary needs at least one qualifying event"
             raise InsufficientDataError(msg)
         as_of_us = resolve_as_of(state.last_us, as_of)
@@ -433,8 +482,8 @@ class CustomerSummary(MetricBase):
             },
             tables={
                 "customer_id": state.customer_id,
-                "first": state.first_us.astype("datetime64[us]"),
-                "last": state.last_us.astype("datetime64[us]"),
+                "first": state.first_times(),
+                "last": state.last_times(),
                 "n_events": state.n_events,
                 "n_periods": state.n_periods(),
                 "monetary": state.monetary,
