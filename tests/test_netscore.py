@@ -7,6 +7,7 @@ deliberately broken one (must fail: the negative control).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -385,3 +386,20 @@ def test_required_n_bad_input(kwargs: dict[str, Any]) -> None:
 )
 def test_laws(metric: Any) -> None:
     check_metric(metric, max_examples=15)
+
+
+def test_threaded_counts_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting in several threads gives the counts and the range error of one thread."""
+    from stickykit.metrics.survey import netscore
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 11, 5_000).astype(np.int8)
+    answered = rng.random(5_000) < 0.9
+    serial = netscore.count_categories(values, answered, 6, 9, scale=(0, 10))
+    monkeypatch.setattr(netscore, "THREAD_MIN_ROWS", 100)
+    monkeypatch.setenv("STICKYKIT_MAX_THREADS", "3")
+    assert netscore.kernel_threads(len(values)) == min(3, os.cpu_count() or 1)
+    assert netscore.count_categories(values, answered, 6, 9, scale=(0, 10)) == serial
+    values[4_999] = 11
+    with pytest.raises(netscore.OutOfScaleError):
+        netscore.count_categories(values, None, 6, 9, scale=(0, 10))
