@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -107,17 +107,17 @@ def arrays(pair: tuple[list[int], list[bool]]) -> tuple[NDArray[np.float64], NDA
 # -- properties ----------------------------------------------------------------------------------
 
 
-def check_monotone_in_unit_interval(estimator: Estimator) -> None:
+def check_monotone_in_unit_interval(estimator: Estimator, *, shrink: bool = True) -> None:
     @given(samples)
     def prop(pair: tuple[list[int], list[bool]]) -> None:
         _, survival = estimator(*arrays(pair))
         assert np.all(np.diff(survival) <= 0)
         assert np.all((survival >= 0) & (survival <= 1))
 
-    prop()
+    quick(prop, shrink)()
 
 
-def check_permutation_invariant(estimator: Estimator) -> None:
+def check_permutation_invariant(estimator: Estimator, *, shrink: bool = True) -> None:
     @given(samples, st.randoms(use_true_random=False))
     def prop(pair: tuple[list[int], list[bool]], random) -> None:
         durations, observed = arrays(pair)
@@ -127,10 +127,10 @@ def check_permutation_invariant(estimator: Estimator) -> None:
         np.testing.assert_array_equal(times_p, times)
         np.testing.assert_allclose(survival_p, survival, rtol=1e-12, atol=0)
 
-    prop()
+    quick(prop, shrink)()
 
 
-def check_empirical_without_censoring(estimator: Estimator) -> None:
+def check_empirical_without_censoring(estimator: Estimator, *, shrink: bool = True) -> None:
     """With every event observed, S(t) is the share of durations greater than t."""
 
     @given(samples)
@@ -140,10 +140,10 @@ def check_empirical_without_censoring(estimator: Estimator) -> None:
         empirical = (durations[None, :] > times[:, None]).mean(axis=1)
         np.testing.assert_allclose(survival, empirical, rtol=1e-12, atol=1e-14)
 
-    prop()
+    quick(prop, shrink)()
 
 
-def check_scale_equivariant(estimator: Estimator) -> None:
+def check_scale_equivariant(estimator: Estimator, *, shrink: bool = True) -> None:
     """Durations times c > 0: the timeline scales by c, the survival values do not change."""
 
     @given(samples, st.floats(0.05, 20.0))
@@ -154,10 +154,10 @@ def check_scale_equivariant(estimator: Estimator) -> None:
         np.testing.assert_allclose(times_c, c * times, rtol=1e-12)
         np.testing.assert_allclose(survival_c, survival, rtol=1e-12, atol=0)
 
-    prop()
+    quick(prop, shrink)()
 
 
-def check_frequency_weights(estimator: WeightedEstimator) -> None:
+def check_frequency_weights(estimator: WeightedEstimator, *, shrink: bool = True) -> None:
     """Integer weights give the estimate on the rows repeated that many times."""
 
     @given(samples, st.lists(st.integers(1, 4), min_size=25, max_size=25))
@@ -172,15 +172,21 @@ def check_frequency_weights(estimator: WeightedEstimator) -> None:
         np.testing.assert_array_equal(times, times_x)
         np.testing.assert_allclose(survival, survival_x, rtol=1e-12, atol=1e-15)
 
-    prop()
+    quick(prop, shrink)()
 
 
-def assert_rejected(check: Callable[[Any], None], estimator: Any) -> None:
+def quick(prop: Any, shrink: bool) -> Any:
+    """``prop`` as is, or without the shrink phase (a negative control needs a failure, not
+    the smallest one)."""
+    return prop if shrink else settings(phases=(Phase.explicit, Phase.generate))(prop)
+
+
+def assert_rejected(check: Callable[..., None], estimator: Any) -> None:
     """``check`` must fail on ``estimator`` by an assertion: hypothesis raises the falsifying
     AssertionError, or an ExceptionGroup of them when it finds several distinct failures."""
     rejected = False
     try:
-        check(estimator)
+        check(estimator, shrink=False)
     except* AssertionError:
         rejected = True
     assert rejected, f"{check.__name__} accepted {estimator.__name__}"

@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.survey.response_quality",
     "stickykit.metrics.survey.servqual",
     "stickykit.metrics.behaviour.summary",
+    "stickykit.metrics.behaviour.survival",
 )
 
 

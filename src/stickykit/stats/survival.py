@@ -313,7 +313,7 @@ def kaplan_meier(
         \frac{d_i}{n_i (n_i - d_i)}.
 
     The pointwise interval applies the delta method to :math:`\log(-\log \hat S)`, which keeps
-    it inside [0, 1] (Kalbfleisch & Prentice 2002, section 1.4; the "exponential Greenwood"
+    it inside [0, 1] (Kalbfleisch & Prentice 2002; the "exponential Greenwood"
     interval of lifelines):
 
     .. math::
