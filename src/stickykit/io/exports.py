@@ -90,6 +90,7 @@ ZeroPricePolicy = Literal["drop", "keep"]
 LineDuplicatesPolicy = Literal["drop", "keep"]
 
 #: Export field to column name, as in the UCI Online Retail file; pass ``columns`` to rename.
+#: Default column names of a transaction-line export (those of the Online Retail data).
 TRANSACTION_COLUMNS: Final[Mapping[str, str]] = {
     "invoice": "InvoiceNo",
     "stock_code": "StockCode",

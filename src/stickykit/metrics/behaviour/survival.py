@@ -70,8 +70,11 @@ __all__ = [
     "lifetimes_us",
 ]
 
+#: The units lifetimes are reported in.
 TimeUnit = Literal["day", "week", "month", "year"]
+#: Where a customer who has not churned is censored (see :class:`CustomerSurvival`).
 Censoring = Literal["as_of", "decided"]
+#: How churned one-time buyers (lifetime 0) enter the curve (see :class:`CustomerSurvival`).
 ZeroLifetimes = Literal["keep", "condition"]
 
 #: Length of each reporting unit in days (a month is a twelfth, a year 365.25 days).
