@@ -4,15 +4,15 @@ A shop's export (the UCI "Online Retail" file is the classic example) has one ro
 item: invoice, stock code, quantity, unit price, invoice time, customer id, country. Such
 files are messy in known ways, and :func:`clean_transactions` handles each by a named policy:
 
-=====================  ==================================================  ===============
-condition              policy (option)                                     default
-=====================  ==================================================  ===============
-unreadable line        error: raise or quarantine (``errors``)             ``"raise"``
-exact duplicate line   ``duplicates``: ``"drop"`` later copies, ``"keep"``  ``"drop"``
-no customer id         ``missing_customer``: ``"drop"``, ``"reject"``      ``"drop"``
-cancellation line      ``cancellations``: ``"net"`` as a return, ``"drop"`` ``"net"``
-zero unit price        ``zero_price``: ``"drop"``, ``"keep"``              ``"drop"``
-=====================  ==================================================  ===============
+====================  ====================================================  ===========
+condition             policy (option)                                       default
+====================  ====================================================  ===========
+unreadable line       error: raise or quarantine (``errors``)               ``"raise"``
+exact duplicate line  ``duplicates``: ``"drop"`` later copies, ``"keep"``   ``"drop"``
+no customer id        ``missing_customer``: ``"drop"``, ``"reject"``        ``"drop"``
+cancellation line     ``cancellations``: ``"net"`` as a return, ``"drop"``  ``"net"``
+zero unit price       ``zero_price``: ``"drop"``, ``"keep"``                ``"drop"``
+====================  ====================================================  ===========
 
 A line is unreadable when its invoice, quantity, unit price or time cannot be read, its
 quantity is 0, its unit price is negative, or its invoice's lines name different customers.
@@ -80,13 +80,13 @@ __all__ = [
     "clean_transactions",
 ]
 
-#: Cancellation lines: kept as returns netted into their invoice's event, or dropped.
+#: Policy for cancellation lines (kept as returns netted into their invoice's event, or dropped).
 CancellationPolicy = Literal["net", "drop"]
-#: Lines without a customer id: dropped, or rejected as bad input (``errors`` decides).
+#: Policy for lines without a customer id (dropped, or rejected as bad input as ``errors`` says).
 MissingCustomerPolicy = Literal["drop", "reject"]
-#: Lines with a unit price of 0: dropped, or kept (they count units but no money).
+#: Policy for lines with a unit price of 0 (dropped, or kept with units but no money).
 ZeroPricePolicy = Literal["drop", "keep"]
-#: Exact copies of an earlier line: dropped (the first is kept), or all kept.
+#: Policy for exact copies of an earlier line (dropped, keeping the first, or all kept).
 LineDuplicatesPolicy = Literal["drop", "keep"]
 
 #: Export field to column name, as in the UCI Online Retail file; pass ``columns`` to rename.

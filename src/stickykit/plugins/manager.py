@@ -36,6 +36,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.survey.servqual",
     "stickykit.metrics.behaviour.summary",
     "stickykit.metrics.behaviour.survival",
+    "stickykit.metrics.behaviour.retention",
+    "stickykit.metrics.behaviour.cohorts",
 )
 
 
