@@ -21,7 +21,7 @@ quantity. Each line is counted once, under the first category of the table it fa
 
 ``n_input == n_kept + invalid + duplicate + missing_customer + cancellation + zero_price``
 
-holds and is checked whenever a report is built; :attr:`ExportReport.flagged` also counts every
+holds and is checked whenever a report is built; the ``flagged`` counts of :class:`ExportReport` also counts every
 condition on its own (a line may have several).
 
 The kept lines are rolled up to one event per invoice: ``amount = sum(quantity * price)``,
