@@ -38,6 +38,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.behaviour.survival",
     "stickykit.metrics.behaviour.retention",
     "stickykit.metrics.behaviour.cohorts",
+    "stickykit.metrics.behaviour.rfm",
+    "stickykit.metrics.behaviour.clv",
+    "stickykit.metrics.behaviour.tiers",
 )
 
 
