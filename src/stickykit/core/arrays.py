@@ -33,7 +33,7 @@ def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
     >>> sorted_unique(np.array([], dtype=np.int64)).tolist()
     []
     """
-    ordered = np.sort(values, kind="stable")
+    ordered = np.sort(values)  # order among equal values does not matter here
     if len(ordered) < 2:
         return ordered
     keep = np.empty(len(ordered), dtype=bool)
