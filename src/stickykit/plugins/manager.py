@@ -41,6 +41,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.behaviour.rfm",
     "stickykit.metrics.behaviour.clv",
     "stickykit.metrics.behaviour.tiers",
+    "stickykit.metrics.behaviour.repurchase",
+    "stickykit.metrics.behaviour.engagement",
 )
 
 
