@@ -161,9 +161,12 @@ def period_index(
     unit = check_period(period)
     us = timestamps.astype("datetime64[us]").view(np.int64)
     tz = check_zone("period", zone)
-    if not _is_utc(tz):
-        us = us + local_offsets(timestamps, zone)
-    days = np.floor_divide(us, _US_PER_DAY)
+    if _is_utc(tz):
+        days = np.floor_divide(us, _US_PER_DAY)
+    else:
+        days = local_offsets(timestamps, zone)
+        days += us
+        np.floor_divide(days, _US_PER_DAY, out=days)  # in place: one row-sized array
     if unit == "day" or len(days) == 0:
         return days
     # the span of days is small: map each distinct day through a table, not row by row
@@ -175,7 +178,8 @@ def period_index(
         table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
         if unit == "quarter":
             table = np.floor_divide(table, 3)
-    result: NDArray[np.int64] = table[days - first]
+    days -= first
+    result: NDArray[np.int64] = table[days]
     return result
 
 

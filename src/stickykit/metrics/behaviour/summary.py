@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
-from stickykit.core.arrays import sorted_unique, unique_codes
+from stickykit.core.arrays import unique_codes
 from stickykit.core.periods import Period, check_period, period_index
 from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
@@ -268,21 +268,37 @@ class CustomerSummaryState:
 def _pack(
     codes: NDArray[np.intp], periods: NDArray[np.int64], n_customers: int
 ) -> tuple[int, NDArray[np.uint64]]:
-    """Bitmask words of (customer code, period) pairs."""
+    """Bitmask words of (customer code, period) pairs.
+
+    Both input arrays are reused as scratch space (overwritten), so the pass needs about one
+    extra row-sized array; the caller must not use them afterwards.
+    """
     if len(periods) == 0:
         return 0, np.zeros((n_customers, 0), dtype=np.uint64)
     origin = int(periods.min()) // _WORD
     width = int(periods.max()) // _WORD - origin + 1
-    bit = periods - origin * _WORD
+    bit = periods
+    bit -= origin * _WORD  # in place: the caller's periods are not needed afterwards
     if n_customers * width * _WORD <= max(4 * len(periods), 1 << 20):
         # small grid: mark (customer, period) cells, then pack 64 cells to a word
         mark = np.zeros((n_customers, width * _WORD), dtype=bool)
         mark[codes, bit] = True
         packed = np.packbits(mark, axis=1, bitorder="little")
         return origin, packed.view("<u8").astype(np.uint64, copy=False)
-    keys = sorted_unique(codes.astype(np.int64) * (width * _WORD) + bit)
-    cells = keys // _WORD
-    values = np.left_shift(np.uint64(1), (keys % _WORD).astype(np.uint64))
+    # key = code * (width * 64) + bit, built and sorted in place (one row-sized array)
+    keys = codes.astype(np.int64, copy=False)
+    keys *= width * _WORD
+    keys += bit
+    del bit
+    keys.sort()
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    keys = keys[keep]
+    del keep
+    cells = keys >> 6  # // 64
+    keys &= _WORD - 1  # % 64, in place: the keys become bit numbers
+    values = np.left_shift(np.uint64(1), keys.view(np.uint64), out=keys.view(np.uint64))
     starts = np.concatenate([[0], np.flatnonzero(cells[1:] != cells[:-1]) + 1])
     active = np.zeros(n_customers * width, dtype=np.uint64)
     active[cells[starts]] = np.bitwise_or.reduceat(values, starts)
