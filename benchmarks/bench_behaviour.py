@@ -20,7 +20,7 @@ interpreter (this file, re-run with ``--worker``): a warm-up on the first 10^5 e
 ``--repeat`` timed runs; best and median are reported. Peak memory is the highest resident set
 size during the timed runs (Linux ``VmHWM``, reset just before) minus the resident set size
 when they start (with the input arrays in memory). The results of all tools are compared
-before the report is printed.
+in the report ("same answer as stickykit", with the number of differing cells if any).
 
 Tasks:
 
@@ -327,6 +327,7 @@ def worker(task: str, tool: str, n: int, customers: int, seed: int, repeat: int)
         "fingerprint": digest.hexdigest(),
         "answer": answer,
         "cells": len(out),
+        "result": out,
     }
 
 
@@ -369,6 +370,16 @@ def machine() -> str:
     )
 
 
+def agreement(result: dict[str, Any], reference: dict[str, Any]) -> str:
+    """ "True" when a tool's cells equal stickykit's, else how many counts differ."""
+    if result["answer"] == reference["answer"]:
+        return f"True ({result['cells']:,} cells)"
+    a, b = result["result"], reference["result"]
+    cells = [k for k in set(a) | set(b) if a.get(k, 0) != b.get(k, 0)]
+    moved = sum(abs(a.get(k, 0) - b.get(k, 0)) for k in cells) // 2
+    return f"False: {len(cells)} of {len(b):,} cells differ ({moved:,} customers moved)"
+
+
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"Command: `{' '.join(['python', 'benchmarks/bench_behaviour.py', *sys.argv[1:]])}`",
@@ -400,7 +411,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"| {r['tool']} | {r['best_s']:.2f} | {r['median_s']:.2f} | "
                 f"{r['best_s'] / base:.2f} | {r['peak_increase_mib']:.0f} | "
                 f"{r['peak_increase_mib'] / r['input_mib']:.2f} | "
-                f"{r['answer'] == rows[0]['answer']} ({r['cells']:,} cells) |"
+                f"{agreement(r, rows[0])} |"
             )
         lines += ["", "Code timed:", ""]
         for r in rows:
@@ -429,15 +440,11 @@ def main() -> None:
         for tool in ["stickykit", *[t for t in args.tools if t in TASKS[task]]]:
             print(f"running {task} / {tool} ...", file=sys.stderr, flush=True)
             results.append(run_worker(task, tool, args))
-    wrong = [
-        f"{r['task']}/{r['tool']}"
-        for r in results
-        if r["answer"]
-        != next(s["answer"] for s in results if s["task"] == r["task"] and s["tool"] == "stickykit")
-    ]
-    if wrong:
-        raise SystemExit(f"these tools disagree with stickykit: {wrong}")
     print(report(results, args))
+    reference = {r["task"]: r["answer"] for r in results if r["tool"] == "stickykit"}
+    wrong = [f"{r['task']}/{r['tool']}" for r in results if r["answer"] != reference[r["task"]]]
+    if wrong:
+        print(f"these tools' answers differ from stickykit's: {wrong}", file=sys.stderr)
 
 
 if __name__ == "__main__":

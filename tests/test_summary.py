@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 
+from stickykit import compute
 from stickykit.core.periods import period_index
 from stickykit.datasets import load_cdnow
-from stickykit.errors import InsufficientDataError
+from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
 from stickykit.metrics.behaviour.summary import CustomerSummary, CustomerSummaryState
 from stickykit.testing import check_metric, event_frames
@@ -179,3 +180,21 @@ def test_string_ids_merge_across_chunks() -> None:
     )
     s = m.merge(a, b)
     assert s.customer_id.tolist() == ["a", "b"] and s.n_periods().tolist() == [2, 1]
+
+
+def test_mixed_currencies_refused_naming_row() -> None:
+    m = CustomerSummary()
+    f = attrs.evolve(
+        frame([1, 2, 3], ["2024-01-01", "2024-01-02", "2024-01-03"], [1.0, 2.0, 3.0]),
+        currency=np.array(["EUR", "USD", "EUR"]),
+    )
+    with pytest.raises(ValidationError, match=r"currency @ row 1: 'USD'.*'EUR'"):
+        m.update(m.init(), f)
+    kept = compute(m, f, errors="quarantine")
+    assert kept.n == 2
+    eur = m.update(m.init(), f.filter(np.array([True, False, True])))
+    usd = m.update(m.init(), f.filter(np.array([False, True, False])))
+    assert eur.currency == "EUR" and usd.currency == "USD"
+    with pytest.raises(ValidationError, match="the currency of the other chunks"):
+        m.merge(eur, usd)
+    assert m.merge(eur, m.init()).currency == "EUR"

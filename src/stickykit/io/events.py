@@ -58,6 +58,7 @@ __all__ = [
     "PreparedEvents",
     "ReturnsPolicy",
     "check_returns_policy",
+    "currency_violations",
     "is_return",
     "prepare_events",
 ]
@@ -116,6 +117,37 @@ def is_return(events: EventFrame) -> NDArray[np.bool_]:
         return np.zeros(len(events), dtype=bool)
     mask: NDArray[np.bool_] = events.amount < 0
     return mask
+
+
+def currency_violations(events: EventFrame) -> tuple[str | None, list[Violation]]:
+    """The currency of most rows, and the rows in another currency or with none.
+
+    Every money measure sums amounts, which is only meaningful in one currency: it refuses a
+    frame that mixes them (convert first with :func:`prepare_events` and ``exchange_rates``).
+    A frame without a currency or amount column has no currency (``None``) and no violation;
+    a row without a currency code is a violation only when its amount is not zero.
+
+    Examples
+    --------
+    >>> ev = EventFrame(event_id=np.arange(3), customer_id=np.array([1, 1, 2]),
+    ...                 timestamp=np.zeros(3, dtype="datetime64[us]"),
+    ...                 amount=np.array([10.0, 4.0, 2.0]),
+    ...                 currency=np.array(["EUR", "USD", "EUR"]))
+    >>> target, found = currency_violations(ev)
+    >>> target, found[0].rows.tolist()
+    ('EUR', [1])
+    """
+    codes = events.currency
+    if codes is None or events.amount is None or len(events) == 0:
+        return None, []
+    missing = events.label_missing.get("currency")
+    if missing is None or not missing.any():
+        first = codes[0]
+        if (codes == first).all():  # the common case, without sorting the codes
+            return str(first), []
+    found: list[Violation] = []
+    target, _, _ = _currency_rules(events, None, None, found)
+    return target, found
 
 
 @attrs.frozen(eq=False, repr=False)

@@ -38,9 +38,11 @@ from numpy.typing import NDArray
 from stickykit.core._time import datetime_to_us, us_to_datetime
 from stickykit.core.arrays import unique_codes
 from stickykit.core.periods import Period, check_period, period_index
-from stickykit.errors import InsufficientDataError
+from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
-from stickykit.io.events import is_return
+from stickykit.io.events import currency_violations, is_return
+from stickykit.io.quarantine import raise_first
+from stickykit.io.validate import Violation
 from stickykit.metrics.base import MetricBase, MetricResult, check_fingerprints, package_version
 from stickykit.plugins.hookspecs import hookimpl
 
@@ -193,6 +195,8 @@ class CustomerSummaryState:
     active : numpy.ndarray
         uint64 array (customers x words): bit ``p % 64`` of word ``p // 64 - word_origin`` is
         set when the customer had an event in period ``p``.
+    currency : str
+        The one currency of the amounts (``""`` when the events carry none).
     """
 
     fingerprint: str
@@ -203,6 +207,7 @@ class CustomerSummaryState:
     monetary: NDArray[np.float64] = attrs.field(factory=lambda: np.empty(0, np.float64))
     word_origin: int = 0
     active: NDArray[np.uint64] = attrs.field(factory=lambda: np.zeros((0, 0), np.uint64))
+    currency: str = ""
 
     def __len__(self) -> int:
         return len(self.customer_id)
@@ -393,7 +398,13 @@ class CustomerSummary(MetricBase):
         """Fold the qualifying events and the returns of ``frame`` into ``state``."""
         return self.merge(state, self._summarise(frame))
 
+    def check(self, frame: EventFrame) -> list[Violation]:
+        """Rows ``update`` refuses: amounts in a currency other than most rows'."""
+        return currency_violations(frame)[1]
+
     def _summarise(self, frame: EventFrame) -> CustomerSummaryState:
+        currency, mixed = currency_violations(frame)
+        raise_first("EventFrame", mixed)
         active, money = activity_rows(frame, self.kinds)
         if not money.all():
             frame = frame.filter(money)
@@ -424,12 +435,22 @@ class CustomerSummary(MetricBase):
             monetary=amount.astype(np.float64),
             word_origin=origin,
             active=active_bits,
+            currency=currency or "",
         )
 
     def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
         """Union of customers: min first, max last, summed counts and money, OR of periods."""
         check_fingerprints(self.name, a, b)
         check_fingerprints(self.name, a, self.init())
+        if a.currency and b.currency and a.currency != b.currency:
+            raise ValidationError(
+                record="EventFrame",
+                field="currency",
+                row=None,
+                value=b.currency,
+                expected=f"{a.currency!r}, the currency of the other chunks (mixed currencies: "
+                "convert them first with stickykit.io.prepare_events(exchange_rates=...))",
+            )
         if len(b) == 0:
             return a
         if len(a) == 0:
@@ -463,6 +484,7 @@ class CustomerSummary(MetricBase):
             monetary=combine(a.monetary, b.monetary, 0.0, np.add),
             word_origin=lo,
             active=active,
+            currency=a.currency or b.currency,
         )
 
     def finalize(
