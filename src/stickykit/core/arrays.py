@@ -42,11 +42,12 @@ def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
     return ordered[keep]
 
 
-def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.integer[Any]]]:
     """Sorted distinct values and each element's position among them.
 
-    The same as ``numpy.unique(values, return_inverse=True)``. Integers whose range is at most
-    about four times their number take a linear path (a presence table over the range).
+    The same values and codes as ``numpy.unique(values, return_inverse=True)``. Integers whose
+    range is at most about four times their number take a linear path (a presence table over
+    the range), with int32 codes when they fit.
 
     Examples
     --------
@@ -58,9 +59,11 @@ def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
         lo, hi = int(values.min()), int(values.max())
         if hi - lo <= 4 * len(values) + 1024:
             # dense integers: a table over the range, no sort
-            offset = (values - lo).astype(np.intp)
+            offset = (values - lo).astype(np.intp, copy=False)
             present = np.bincount(offset, minlength=hi - lo + 1) > 0
             position = np.cumsum(present) - 1
+            if len(position) < 2**31:  # a smaller table to look up, and half the codes' memory
+                position = position.astype(np.int32)
             return np.flatnonzero(present).astype(values.dtype) + lo, position[offset]
     order = np.argsort(values, kind="stable")
     ordered = values[order]

@@ -126,7 +126,7 @@ def local_offsets(timestamps: NDArray[np.datetime64], zone: str | dt.tzinfo) -> 
     >>> (local_offsets(t, "Europe/Paris") // 3_600_000_000).tolist()
     [1, 2]
     """
-    us = timestamps.astype("datetime64[us]").view(np.int64)
+    us = timestamps.astype("datetime64[us]", copy=False).view(np.int64)
     tz = check_zone("period", zone)
     if len(us) == 0 or tz is None or _is_utc(tz):
         return np.zeros(len(us), dtype=np.int64)
@@ -159,7 +159,7 @@ def period_index(
     [219, 219, 220]
     """
     unit = check_period(period)
-    us = timestamps.astype("datetime64[us]").view(np.int64)
+    us = timestamps.astype("datetime64[us]", copy=False).view(np.int64)
     tz = check_zone("period", zone)
     if _is_utc(tz):
         days = np.floor_divide(us, _US_PER_DAY)

@@ -39,11 +39,11 @@ def group_codes(
         return empty_labels(), np.zeros(0, dtype=np.intp)
     if missing is None or not missing.any():
         unique, codes = unique_codes(labels)
-        return unique, codes
+        return unique, codes.astype(np.intp, copy=False)
     unique, inner = unique_codes(labels[~missing])
-    codes = np.full(len(labels), len(unique), dtype=np.intp)
-    codes[~missing] = inner
-    return unique, codes
+    slots: NDArray[np.intp] = np.full(len(labels), len(unique), dtype=np.intp)
+    slots[~missing] = inner
+    return unique, slots
 
 
 def union_labels(
