@@ -22,9 +22,14 @@ import stickykit
 from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
 from stickykit.metrics.base import MetricResult
-from stickykit.metrics.behaviour.cohorts import CohortRetention, cohort_counts
-from stickykit.metrics.behaviour.summary import CustomerSummaryState
-from stickykit.testing import check_metric, results_close
+from stickykit.metrics.behaviour.cohorts import (
+    CohortRetention,
+    bitmask_cohort_counts,
+    cohort_counts,
+)
+from stickykit.metrics.behaviour.retention import active_pairs
+from stickykit.metrics.behaviour.summary import CustomerSummary, CustomerSummaryState
+from stickykit.testing import check_metric, event_frames, results_close
 
 #: Properties: 25 examples each keeps the file fast; negative controls fail on the explicit
 #: example first, so no shrinking is needed.
@@ -485,3 +490,20 @@ def test_cdnow_all_modes_and_chunks() -> None:
     partial = months.tables["partial"]
     assert partial.sum() == 18 and partial[0, 17] and not months.tables["observable"][0, 17]
     assert np.isnan(months.tables["rate"][0, 17]) and months.tables["count"][0, 17] > 0
+
+
+@given(event_frames(min_rows=1), st.sampled_from(("day", "week", "month")))
+def test_bitmask_counts_equal_pair_counts(f: EventFrame, period: str) -> None:
+    """Reading the bitmask period by period gives the counts of the listed active pairs."""
+    m = CustomerSummary(period=period)  # type: ignore[arg-type]
+    s = m.update(m.init(), f)
+    lo, hi = s.period_range()
+    first_periods = np.array([lo + int(np.argmax(row)) for row in s.active_matrix(lo, hi)])
+    last_periods = np.array([hi - int(np.argmax(row[::-1])) for row in s.active_matrix(lo, hi)])
+    cohort, last_active = first_periods - lo, last_periods - lo
+    n = hi - lo + 1
+    rows, periods = active_pairs(s, lo, hi)
+    for mode, brackets in (("n_period", None), ("unbounded", None), ("bracket", ((0, 0), (1, 3)))):
+        expected = cohort_counts(cohort, last_active, rows, periods - lo, n, mode, brackets)
+        got = bitmask_cohort_counts(s, cohort, last_active, lo, n, mode, brackets)
+        assert got.tolist() == expected.tolist()

@@ -49,7 +49,6 @@ from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
 from stickykit.metrics.base import MetricResult, package_version
 from stickykit.metrics.behaviour.retention import (
-    active_pairs,
     observed_periods,
     period_dates,
     wilson_bounds,
@@ -69,8 +68,10 @@ __all__ = [
     "MODES",
     "CohortMode",
     "CohortRetention",
+    "bitmask_cohort_counts",
     "cohort_counts",
     "column_offsets",
+    "period_members",
 ]
 
 CohortMode = Literal["n_period", "unbounded", "bracket"]
@@ -192,6 +193,75 @@ def cohort_counts(
     return out
 
 
+def period_members(state: CustomerSummaryState, period: int) -> NDArray[np.bool_]:
+    """Customers of ``state`` active in the absolute ``period``, read from the bitmask.
+
+    Examples
+    --------
+    >>> m = CustomerSummary(period="day")
+    >>> s = m.update(m.init(), EventFrame(
+    ...     event_id=np.arange(2), customer_id=np.array([1, 2]),
+    ...     timestamp=np.array(["1970-01-02", "1970-01-04"], dtype="datetime64[us]")))
+    >>> period_members(s, 3).tolist(), period_members(s, 500).tolist()
+    ([False, True], [False, False])
+    """
+    column = period // 64 - state.word_origin
+    if not 0 <= column < state.active.shape[1]:
+        return np.zeros(len(state), dtype=bool)
+    bit = np.uint64(period % 64)
+    members: NDArray[np.bool_] = ((state.active[:, column] >> bit) & np.uint64(1)).astype(bool)
+    return members
+
+
+def bitmask_cohort_counts(
+    state: CustomerSummaryState,
+    cohort: NDArray[np.int64],
+    last_active: NDArray[np.int64],
+    first: int,
+    n_periods: int,
+    mode: str,
+    brackets: tuple[tuple[int, int], ...] | None = None,
+) -> NDArray[np.int64]:
+    """The counts of :func:`cohort_counts`, read period by period from the bitmask.
+
+    The same cells without listing every active (customer, period) pair: one pass over the
+    customers per period (and per bracket), so time and memory stay proportional to
+    customers, whatever the number of events.
+
+    Examples
+    --------
+    >>> m = CustomerSummary(period="month")
+    >>> s = m.update(m.init(), EventFrame(
+    ...     event_id=np.arange(4), customer_id=np.array([1, 1, 2, 2]),
+    ...     timestamp=np.array(["1970-01-05", "1970-03-01", "1970-02-01", "1970-03-09"],
+    ...                        dtype="datetime64[us]")))
+    >>> bitmask_cohort_counts(s, np.array([0, 1]), np.array([2, 2]), 0, 3, "n_period").tolist()
+    [[1, 0, 1], [1, 1, 0], [0, 0, 0]]
+    """
+    n = n_periods
+    empty = np.zeros(0, dtype=np.int64)
+    if mode == "unbounded":
+        return cohort_counts(cohort, last_active, empty.astype(np.intp), empty, n, mode)
+    if mode == "n_period":
+        counts = np.zeros((n, n), dtype=np.int64)
+        for p in range(n):
+            per_cohort = np.bincount(cohort[period_members(state, first + p)], minlength=n)
+            c = np.arange(p + 1)
+            counts[c, p - c] = per_cohort[: p + 1]
+        return counts
+    assert brackets is not None
+    out = np.zeros((n, len(brackets)), dtype=np.int64)
+    for column, (lo, hi) in enumerate(brackets):
+        hit = np.zeros(len(cohort), dtype=bool)
+        for p in range(n):
+            offset = p - cohort
+            inside = (offset >= lo) & (offset <= hi)
+            if inside.any():
+                hit |= inside & period_members(state, first + p)
+        out[:, column] = np.bincount(cohort[hit], minlength=n)
+    return out
+
+
 @attrs.frozen
 class CohortRetention(CustomerSummary):
     r"""Cohort retention matrix: the share of each acquisition cohort active k periods later.
@@ -303,9 +373,8 @@ class CohortRetention(CustomerSummary):
         first = int(ends[0].min())
         n = last - first + 1
         cohort = ends[0] - first
-        rows, periods = active_pairs(state, first, last)
-        counts = cohort_counts(
-            cohort, ends[1] - first, rows, periods - first, n, self.mode, self.brackets
+        counts = bitmask_cohort_counts(
+            state, cohort, ends[1] - first, first, n, self.mode, self.brackets
         )
         sizes = np.bincount(cohort, minlength=n).astype(np.int64)
         low_offset, high_offset = column_offsets(self.mode, self.brackets, n)
