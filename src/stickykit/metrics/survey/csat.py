@@ -35,9 +35,8 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from stickykit.frames import SurveyFrame
 from stickykit.metrics._groups import empty_labels
-from stickykit.metrics.base import MetricResult, check_fingerprints, package_version
+from stickykit.metrics.base import MetricResult
 from stickykit.metrics.survey.netscore import (
     BLOCK_ROWS,
     GROUP_COLUMNS,
@@ -51,7 +50,6 @@ from stickykit.metrics.survey.netscore import (
     check_band,
     check_net_bands,
     check_scale,
-    merge_rows,
     scale_problems,
     t_quantile,
 )
@@ -218,66 +216,6 @@ class ScaleHistogramBase(SurveyItemMetric):
             n_missing=np.zeros(1, np.int64),
             weight_sums=np.zeros((1, levels)),
             weight_sq_sums=np.zeros((1, levels)),
-        )
-
-    def update(self, state: ScaleState, frame: SurveyFrame) -> ScaleState:
-        """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
-        values, answered = self._answers(frame)
-        labels, codes = self._groups(frame)
-        self._raise_weights(frame)
-        try:
-            chunk = self._count(values, answered, labels, codes, frame.weight)
-        except OutOfScaleError:
-            self._raise_scale(values, answered, frame.first_row)
-            raise  # pragma: no cover - _raise_scale always raises here
-        chunk = attrs.evolve(chunk, latest_us=self._latest(state.latest_us, frame))
-        return self.merge(state, chunk)
-
-    def merge(self, a: ScaleState, b: ScaleState) -> ScaleState:
-        """Add two states, aligning their group labels."""
-        check_fingerprints(self.name, a, b)
-        labels, add = merge_rows(a.labels, b.labels)
-        return ScaleState(
-            fingerprint=a.fingerprint,
-            labels=labels,
-            counts=add(a.counts, b.counts),
-            n_missing=add(a.n_missing, b.n_missing),
-            weight_sums=add(a.weight_sums, b.weight_sums),
-            weight_sq_sums=add(a.weight_sq_sums, b.weight_sq_sums),
-            latest_us=max(a.latest_us, b.latest_us),
-        )
-
-    def finalize(self, state: ScaleState, as_of: dt.datetime | None = None) -> MetricResult:
-        """The overall result and, when grouped, one result per group."""
-        as_of = self._as_of(state.latest_us, as_of)
-        if int(state.counts.sum()) == 0:
-            raise self._no_data(int(state.n_missing.sum()))
-        version = package_version()
-        groups: list[MetricResult] = []
-        if self.by is not None:
-            present = state.counts.sum(axis=1) + state.n_missing > 0
-            for slot, label in self._slots(state.labels, present):
-                groups.append(
-                    self._result(
-                        state.counts[slot],
-                        int(state.n_missing[slot]),
-                        state.weight_sums[slot],
-                        state.weight_sq_sums[slot],
-                        as_of,
-                        version,
-                        label,
-                        (),
-                    )
-                )
-        return self._result(
-            state.counts.sum(axis=0),
-            int(state.n_missing.sum()),
-            state.weight_sums.sum(axis=0),
-            state.weight_sq_sums.sum(axis=0),
-            as_of,
-            version,
-            None,
-            tuple(groups),
         )
 
     def summarise(

@@ -659,6 +659,95 @@ class SurveyItemMetric(MetricBase):
             out.append((len(labels), MISSING_GROUP))
         return out
 
+    # -- the contract, shared by the one-item histogram states ---------------------------------
+    # (NetScoreState and csat.ScaleState have the same fields: labels, counts, n_missing,
+    # weight_sums, weight_sq_sums, latest_us; subclasses provide _count and _result.)
+
+    def _count(
+        self,
+        values: NDArray[np.int8],
+        answered: NDArray[np.bool_] | None,
+        labels: NDArray[Any],
+        codes: NDArray[np.intp] | None,
+        weight: NDArray[np.float64] | None,
+    ) -> Any:
+        """The state of one chunk's answers (per subclass)."""
+        raise NotImplementedError
+
+    def _result(
+        self,
+        counts: NDArray[np.int64],
+        n_missing: int,
+        weight_sums: NDArray[np.float64],
+        weight_sq_sums: NDArray[np.float64],
+        as_of: dt.datetime | None,
+        version: str,
+        group: Any,
+        groups: tuple[MetricResult, ...],
+    ) -> MetricResult:
+        """The result of one group's histogram (per subclass)."""
+        raise NotImplementedError
+
+    def update(self, state: Any, frame: SurveyFrame) -> Any:
+        """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
+        values, answered = self._answers(frame)
+        labels, codes = self._groups(frame)
+        self._raise_weights(frame)
+        try:
+            chunk = self._count(values, answered, labels, codes, frame.weight)
+        except OutOfScaleError:
+            self._raise_scale(values, answered, frame.first_row)
+            raise  # pragma: no cover - _raise_scale always raises here
+        chunk = attrs.evolve(chunk, latest_us=self._latest(state.latest_us, frame))
+        return self.merge(state, chunk)
+
+    def merge(self, a: Any, b: Any) -> Any:
+        """Add two states, aligning their group labels."""
+        check_fingerprints(self.name, a, b)
+        labels, add = merge_rows(a.labels, b.labels)
+        return attrs.evolve(
+            a,
+            labels=labels,
+            counts=add(a.counts, b.counts),
+            n_missing=add(a.n_missing, b.n_missing),
+            weight_sums=add(a.weight_sums, b.weight_sums),
+            weight_sq_sums=add(a.weight_sq_sums, b.weight_sq_sums),
+            latest_us=max(a.latest_us, b.latest_us),
+        )
+
+    def finalize(self, state: Any, as_of: dt.datetime | None = None) -> MetricResult:
+        """The overall result and, when grouped, one result per group."""
+        as_of = self._as_of(state.latest_us, as_of)
+        if int(state.counts.sum()) == 0:
+            raise self._no_data(int(state.n_missing.sum()))
+        version = package_version()
+        groups: list[MetricResult] = []
+        if self.by is not None:
+            present = state.counts.sum(axis=1) + state.n_missing > 0
+            for slot, label in self._slots(state.labels, present):
+                groups.append(
+                    self._result(
+                        state.counts[slot],
+                        int(state.n_missing[slot]),
+                        state.weight_sums[slot],
+                        state.weight_sq_sums[slot],
+                        as_of,
+                        version,
+                        label,
+                        (),
+                    )
+                )
+        return self._result(
+            state.counts.sum(axis=0),
+            int(state.n_missing.sum()),
+            state.weight_sums.sum(axis=0),
+            state.weight_sq_sums.sum(axis=0),
+            as_of,
+            version,
+            None,
+            tuple(groups),
+        )
+
 
 def merge_rows(
     a_labels: NDArray[Any], b_labels: NDArray[Any]
@@ -717,66 +806,6 @@ class NetScoreBase(SurveyItemMetric):
             n_missing=np.zeros(1, np.int64),
             weight_sums=np.zeros((1, 3)),
             weight_sq_sums=np.zeros((1, 3)),
-        )
-
-    def update(self, state: NetScoreState, frame: SurveyFrame) -> NetScoreState:
-        """Add the answers of ``frame``; an answer outside ``scale`` raises ValidationError."""
-        values, answered = self._answers(frame)
-        labels, codes = self._groups(frame)
-        self._raise_weights(frame)
-        try:
-            chunk = self._count(values, answered, labels, codes, frame.weight)
-        except OutOfScaleError:
-            self._raise_scale(values, answered, frame.first_row)
-            raise  # pragma: no cover - _raise_scale always raises here
-        chunk = attrs.evolve(chunk, latest_us=self._latest(state.latest_us, frame))
-        return self.merge(state, chunk)
-
-    def merge(self, a: NetScoreState, b: NetScoreState) -> NetScoreState:
-        """Add two states, aligning their group labels."""
-        check_fingerprints(self.name, a, b)
-        labels, add = merge_rows(a.labels, b.labels)
-        return NetScoreState(
-            fingerprint=a.fingerprint,
-            labels=labels,
-            counts=add(a.counts, b.counts),
-            n_missing=add(a.n_missing, b.n_missing),
-            weight_sums=add(a.weight_sums, b.weight_sums),
-            weight_sq_sums=add(a.weight_sq_sums, b.weight_sq_sums),
-            latest_us=max(a.latest_us, b.latest_us),
-        )
-
-    def finalize(self, state: NetScoreState, as_of: dt.datetime | None = None) -> MetricResult:
-        """The overall score and, when grouped, one result per group."""
-        as_of = self._as_of(state.latest_us, as_of)
-        if int(state.counts.sum()) == 0:
-            raise self._no_data(int(state.n_missing.sum()))
-        version = package_version()
-        groups: list[MetricResult] = []
-        if self.by is not None:
-            present = state.counts.sum(axis=1) + state.n_missing > 0
-            for slot, label in self._slots(state.labels, present):
-                groups.append(
-                    self._result(
-                        state.counts[slot],
-                        int(state.n_missing[slot]),
-                        state.weight_sums[slot],
-                        state.weight_sq_sums[slot],
-                        as_of,
-                        version,
-                        label,
-                        (),
-                    )
-                )
-        return self._result(
-            state.counts.sum(axis=0),
-            int(state.n_missing.sum()),
-            state.weight_sums.sum(axis=0),
-            state.weight_sq_sums.sum(axis=0),
-            as_of,
-            version,
-            None,
-            tuple(groups),
         )
 
     # -- kernels --------------------------------------------------------------------------
