@@ -35,14 +35,16 @@ import attrs
 
 from stickykit.metrics.survey.csat import BOX_INTERVALS, BoxShareBase, MeanScoreBase
 from stickykit.metrics.survey.netscore import (
-    GROUP_COLUMNS,
     INTERVALS,
     Band,
     IntervalName,
     NetScoreBase,
+    by_field,
     check_alpha_field,
     check_band,
     check_net_bands,
+    min_n_field,
+    weighted_field,
 )
 from stickykit.plugins.hookspecs import hookimpl
 
@@ -150,22 +152,6 @@ def _band_field(which: str, validator: Any = None) -> Any:
     )
 
 
-def _by_field() -> Any:
-    return attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_(GROUP_COLUMNS))
-    )
-
-
-def _min_n_field() -> Any:
-    return attrs.field(
-        default=30, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
-    )
-
-
-def _weighted_field() -> Any:
-    return attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-
-
 def _check_easy_end(variant: CESVariant, easy: tuple[int, int]) -> None:
     lo, hi = variant.scale
     good_end = lo if variant.direction == "lower is better" else hi
@@ -264,10 +250,10 @@ class CustomerEffortScore(_VariantMixin, MeanScoreBase):
 
     item: str = "ces"
     variant: Variant = attrs.field(default="2.0", validator=attrs.validators.in_(_VARIANTS))
-    by: str | None = _by_field()
-    weighted: bool = _weighted_field()
+    by: str | None = by_field()
+    weighted: bool = weighted_field()
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
     scale: tuple[int, int] = _scale_field()
     direction: Literal["lower is better", "higher is better"] = _direction_field()
 
@@ -330,13 +316,13 @@ class CESEasyShare(_VariantMixin, BoxShareBase):
     item: str = "ces"
     variant: Variant = attrs.field(default="2.0", validator=attrs.validators.in_(_VARIANTS))
     easy: tuple[int, int] = _band_field("easy", _check_easy)
-    by: str | None = _by_field()
-    weighted: bool = _weighted_field()
+    by: str | None = by_field()
+    weighted: bool = weighted_field()
     interval: Literal["wilson", "agresti-coull"] = attrs.field(
         default="wilson", validator=attrs.validators.in_(BOX_INTERVALS)
     )
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
     scale: tuple[int, int] = _scale_field()
     direction: Literal["lower is better", "higher is better"] = _direction_field()
 
@@ -411,13 +397,13 @@ class NetEasyScore(_VariantMixin, NetScoreBase):
     variant: Variant = attrs.field(default="2.0", validator=attrs.validators.in_(_VARIANTS))
     easy: tuple[int, int] = _band_field("easy")
     difficult: tuple[int, int] = _band_field("difficult", _check_net_easy)
-    by: str | None = _by_field()
-    weighted: bool = _weighted_field()
+    by: str | None = by_field()
+    weighted: bool = weighted_field()
     interval: IntervalName = attrs.field(
         default="adjusted-wald", validator=attrs.validators.in_(INTERVALS)
     )
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
     scale: tuple[int, int] = _scale_field()
     direction: Literal["lower is better", "higher is better"] = _direction_field()
 

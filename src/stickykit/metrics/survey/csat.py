@@ -39,19 +39,21 @@ from stickykit.metrics._groups import empty_labels
 from stickykit.metrics.base import MetricResult
 from stickykit.metrics.survey.netscore import (
     BLOCK_ROWS,
-    GROUP_COLUMNS,
     INTERVALS,
     Band,
     IntervalName,
     NetScoreBase,
     OutOfScaleError,
     SurveyItemMetric,
+    by_field,
     check_alpha_field,
     check_band,
     check_net_bands,
     check_scale,
+    min_n_field,
     scale_problems,
     t_quantile,
+    weighted_field,
 )
 from stickykit.plugins.hookspecs import hookimpl
 from stickykit.stats.intervals import wilson_interval, z_value
@@ -470,22 +472,6 @@ def _check_scale_field(instance: Any, attribute: Any, value: Any) -> None:
     check_scale(value)
 
 
-def _by_field() -> Any:
-    return attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_(GROUP_COLUMNS))
-    )
-
-
-def _min_n_field() -> Any:
-    return attrs.field(
-        default=30, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
-    )
-
-
-def _weighted_field() -> Any:
-    return attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-
-
 @attrs.frozen
 class CustomerSatisfaction(BoxShareBase):
     r"""CSAT: the share of satisfied answers (top-2 box, 4-5 of 1-5), with a Wilson interval.
@@ -546,17 +532,17 @@ class CustomerSatisfaction(BoxShareBase):
     reference: ClassVar[str] = _CSAT_REFERENCE
 
     item: str = "csat"
-    by: str | None = _by_field()
+    by: str | None = by_field()
     scale: tuple[int, int] = attrs.field(
         default=(1, 5), converter=_to_tuple, validator=_check_scale_field
     )
     box: tuple[int, int] = attrs.field(default=(4, 5), converter=_to_tuple, validator=_check_box)
-    weighted: bool = _weighted_field()
+    weighted: bool = weighted_field()
     interval: Literal["wilson", "agresti-coull"] = attrs.field(
         default="wilson", validator=attrs.validators.in_(BOX_INTERVALS)
     )
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
 
     def box_band(self) -> Band:
         """The satisfied answers."""
@@ -616,13 +602,13 @@ class SatisfactionMean(MeanScoreBase):
     reference: ClassVar[str] = "Mean satisfaction; Student (1908), Biometrika 6(1), 1-25"
 
     item: str = "csat"
-    by: str | None = _by_field()
+    by: str | None = by_field()
     scale: tuple[int, int] = attrs.field(
         default=(1, 5), converter=_to_tuple, validator=_check_scale_field
     )
-    weighted: bool = _weighted_field()
+    weighted: bool = weighted_field()
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
 
 
 def _check_net_csat(instance: NetSatisfaction, attribute: Any, value: Any) -> None:
@@ -690,18 +676,18 @@ class NetSatisfaction(NetScoreBase):
     )
 
     item: str = "csat"
-    by: str | None = _by_field()
+    by: str | None = by_field()
     scale: tuple[int, int] = attrs.field(default=(1, 5), converter=_to_tuple)
     dissatisfied: tuple[int, int] = attrs.field(default=(1, 2), converter=_to_tuple)
     satisfied: tuple[int, int] = attrs.field(
         default=(4, 5), converter=_to_tuple, validator=_check_net_csat
     )
-    weighted: bool = _weighted_field()
+    weighted: bool = weighted_field()
     interval: IntervalName = attrs.field(
         default="adjusted-wald", validator=attrs.validators.in_(INTERVALS)
     )
     alpha: float = attrs.field(default=0.05, validator=check_alpha_field)
-    min_n: int = _min_n_field()
+    min_n: int = min_n_field()
 
     def bands(self) -> tuple[Band, Band]:
         """Dissatisfied and satisfied bands."""

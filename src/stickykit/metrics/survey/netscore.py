@@ -65,14 +65,17 @@ __all__ = [
     "NetScoreState",
     "OutOfScaleError",
     "SurveyItemMetric",
+    "by_field",
     "count_categories",
     "kernel_threads",
+    "min_n_field",
     "net_interval",
     "t_quantile",
     "t_sf",
     "tango_interval",
     "trinomial_t_interval",
     "weight_problems",
+    "weighted_field",
 ]
 
 _NO_TIME = int(np.iinfo(np.int64).min)
@@ -473,6 +476,40 @@ def net_interval(
 
 
 # -- shared survey-item behaviour ------------------------------------------------------------
+
+
+def by_field() -> Any:
+    """An attrs field for ``by``: ``None`` or one of :data:`GROUP_COLUMNS`.
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class Demo:
+    ...     by: str | None = by_field()
+    ...     min_n: int = min_n_field()
+    ...     weighted: bool = weighted_field()
+    >>> Demo()
+    Demo(by=None, min_n=30, weighted=False)
+    >>> Demo(by="region")
+    Traceback (most recent call last):
+    ...
+    ValueError: ("'by' must be in ('wave', 'segment', 'instrument', 'customer_id') (got 'region')", ...)
+    """
+    return attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(GROUP_COLUMNS))
+    )
+
+
+def min_n_field() -> Any:
+    """An attrs field for ``min_n``: an integer >= 1, default 30 (example: :func:`by_field`)."""
+    return attrs.field(
+        default=30, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
+
+
+def weighted_field() -> Any:
+    """An attrs field for ``weighted``: a bool, default ``False`` (example: :func:`by_field`)."""
+    return attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
 
 def check_alpha_field(instance: Any, attribute: Any, value: float) -> None:
