@@ -69,10 +69,12 @@ def _metrics(args: argparse.Namespace) -> int:
         )
         return 0
     width = max(len(i.name) for i in infos)
+    family = max(len(i.family) for i in infos)
+    kind = max(len(i.input_kind) for i in infos)
     for info in infos:
         print(
-            f"{info.name:<{width}}  {info.family:<8}  {info.input_kind:<9}  {info.summary}  "
-            f"[{info.source}]"
+            f"{info.name:<{width}}  {info.family:<{family}}  {info.input_kind:<{kind}}  "
+            f"{info.summary}  [{info.source}]"
         )
     return 0
 
