@@ -363,3 +363,23 @@ def test_registers_through_the_hook() -> None:
     registry = create_registry(builtins=False, plugins=[rfm, clv, tiers])
     assert set(registry.names()) == {"rfm", "historical_clv", "value_tiers"}
     assert registry.get("rfm", bins=4).bins == 4
+
+
+def test_return_events_net_money_but_are_not_purchases() -> None:
+    """An event of kind "return" nets the spend (shared returns policy) and is no purchase."""
+    f = EventFrame(
+        event_id=np.arange(4),
+        customer_id=np.array([1, 1, 2, 1]),
+        timestamp=np.array(
+            ["2024-01-02", "2024-01-09", "2024-01-05", "2024-01-20"], dtype="datetime64[us]"
+        ),
+        kind=np.array(["purchase", "purchase", "purchase", "return"]),
+        amount=np.array([30.0, 20.0, 15.0, -20.0]),
+    )
+    m = RFM(bins=2)
+    t = m.finalize(m.update(m.init(), f)).tables
+    assert t["customer_id"].tolist() == [1, 2]
+    assert t["monetary"].tolist() == [30.0, 15.0]  # 30 + 20 - 20
+    assert t["frequency"].tolist() == [2, 1]  # the return is not a purchase day
+    # as_of defaults to just after the latest purchase (Jan 9): the return does not move it
+    assert t["recency_days"].tolist() == pytest.approx([1e-6 / 86_400, 4.0 + 1e-6 / 86_400])

@@ -37,13 +37,11 @@ from numpy.typing import NDArray
 from stickykit.core._time import check_zone
 from stickykit.core.periods import Period
 from stickykit.frames import EventFrame
-from stickykit.io.events import is_return
 from stickykit.metrics.base import MetricBase, check_fingerprints
 from stickykit.metrics.behaviour.summary import (
     CustomerSummary,
     CustomerSummaryState,
-    customer_rows,
-    qualifying,
+    activity_rows,
 )
 from stickykit.stats.intervals import check_alpha
 
@@ -92,7 +90,11 @@ def purchase_summary(period: Period, zone: str) -> CustomerSummary:
 
 
 def qualifying_frame(frame: EventFrame, kinds: tuple[str, ...] | None) -> EventFrame:
-    """The rows of ``frame`` whose kind is one of ``kinds`` (every row for ``None``).
+    """The rows of ``frame`` whose kind is one of ``kinds`` (every row for ``None``), and returns.
+
+    Returns (a negative amount, or kind ``"return"``) are kept whatever their kind, as the
+    shared returns policy nets them against money (see
+    :func:`~stickykit.metrics.behaviour.summary.activity_rows`).
 
     Examples
     --------
@@ -102,35 +104,15 @@ def qualifying_frame(frame: EventFrame, kinds: tuple[str, ...] | None) -> EventF
     >>> len(qualifying_frame(f, ("purchase",)))
     1
     """
-    keep = qualifying(frame, kinds)
-    if keep is None or keep.all():
-        return frame
-    return frame.filter(keep)
-
-
-def _money_only(summary: CustomerSummary, frame: EventFrame) -> CustomerSummaryState:
-    """Customers of ``frame`` with their net amounts and no purchase (returns only)."""
-    if len(frame) == 0 or frame.amount is None:
-        return summary.init()
-    order, ids, starts = customer_rows(frame.customer_id)
-    n = len(ids)
-    return CustomerSummaryState(
-        fingerprint=summary.fingerprint,
-        customer_id=ids,
-        first_us=np.full(n, _NO_FIRST, dtype=np.int64),
-        last_us=np.full(n, _NO_LAST, dtype=np.int64),
-        n_events=np.zeros(n, dtype=np.int64),
-        monetary=np.add.reduceat(frame.amount[order], starts).astype(np.float64),
-        word_origin=0,
-        active=np.zeros((n, 0), dtype=np.uint64),
-    )
+    _, money = activity_rows(frame, kinds)
+    return frame if money.all() else frame.filter(money)
 
 
 def summarise_purchases(summary: CustomerSummary, frame: EventFrame) -> CustomerSummaryState:
     """The summary state of ``frame`` under the returns policy (fingerprint of ``summary``).
 
-    Purchases (rows that are not returns) are summarised by ``summary``; returns add their
-    amount to the customer's money only.
+    The summary applies the shared returns policy: purchases (rows that are not returns) are
+    activity, returns add their amount to the customer's money only.
 
     Examples
     --------
@@ -141,11 +123,7 @@ def summarise_purchases(summary: CustomerSummary, frame: EventFrame) -> Customer
     >>> s.n_events.tolist(), s.n_periods().tolist(), s.monetary.tolist()
     ([1], [1], [10.0])
     """
-    returned = is_return(frame)
-    if not returned.any():
-        return summary.update(summary.init(), frame)
-    bought = summary.update(summary.init(), frame.filter(~returned))
-    return summary.merge(bought, _money_only(summary, frame.filter(returned)))
+    return summary.update(summary.init(), frame)
 
 
 def merge_summaries(
