@@ -1,8 +1,9 @@
 """Sort-based unique values and codes for row-scale arrays.
 
 ``numpy.unique`` (numpy 2.x) takes a hash-based path for plain unique values that is many
-times slower than sorting when most values are distinct (measured: 37 s against 0.5 s for
-10^7 int64 values with numpy 2.4). The bulk paths of stickykit use these sort-based
+times slower than sorting when most values are distinct (measured with numpy 2.4.6 on 10^7
+random int64 values below 10^9: 13.1 s against 0.2 s for ``numpy.sort`` and a mask of value
+changes). The bulk paths of stickykit use these sort-based
 equivalents instead; the results are the same sorted unique values and codes.
 
 Examples
