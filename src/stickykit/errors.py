@@ -19,9 +19,11 @@ from typing import Any
 __all__ = [
     "DuplicateInstrumentError",
     "DuplicateMetricError",
+    "FitError",
     "InsufficientDataError",
     "MissingDependencyError",
     "NotFittedError",
+    "StateFileError",
     "StateMismatchError",
     "StickykitError",
     "UnknownInstrumentError",
@@ -182,3 +184,14 @@ class MissingDependencyError(StickykitError, ImportError):
 
 class NotFittedError(StickykitError, ValueError):
     """A model was used before ``fit`` was called."""
+
+
+class FitError(StickykitError, RuntimeError):
+    """A model fit failed, did not converge or is ill-conditioned; the message says why.
+
+    A failed fit never returns parameters as if they were estimates.
+    """
+
+
+class StateFileError(StickykitError, ValueError):
+    """A state or model file is damaged, or belongs to another metric, model or version."""
