@@ -26,7 +26,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -117,7 +117,7 @@ def load_npsgame() -> SurveyFrame:
     return frame
 
 
-def load_cdnow(*, sample: bool = False) -> EventFrame:
+def load_cdnow(*, sample: bool = False, ids: Literal["master", "sample"] = "master") -> EventFrame:
     """CDNOW purchases as an :class:`~stickykit.frames.EventFrame`.
 
     Parameters
@@ -126,6 +126,10 @@ def load_cdnow(*, sample: bool = False) -> EventFrame:
         ``False``: the whole cohort (23,570 customers who first bought in Q1 1997, purchases to
         30 June 1998, 69,659 rows). ``True``: the 1/10 sample of the BTYD papers (2,357
         customers, 6,919 rows).
+    ids : {"master", "sample"}
+        Which id names a customer of the sample: the cohort's customer id (first column) or
+        the sample id 1-2,357 (second column) that the papers' summary tables are keyed and
+        ordered by. ``"sample"`` needs ``sample=True``.
 
     Returns
     -------
@@ -145,11 +149,15 @@ def load_cdnow(*, sample: bool = False) -> EventFrame:
     >>> len(f), str(f.timestamp.min())[:10]
     (6919, '1997-01-01')
     """
+    if ids not in ("master", "sample"):
+        raise ValueError(f"ids must be 'master' or 'sample', got {ids!r}")
+    if ids == "sample" and not sample:
+        raise ValueError("ids='sample' needs sample=True: only the sample has sample ids")
     name = "cdnow_sample.txt.gz" if sample else "cdnow_master.txt.gz"
     with _open_text(name, "ascii") as handle:
         table = np.loadtxt(handle, skiprows=0 if sample else 1, dtype=np.float64)
     if sample:
-        table = table[:, [0, 2, 3, 4]]
+        table = table[:, [1 if ids == "sample" else 0, 2, 3, 4]]
     customer = table[:, 0].astype(np.int64)
     ymd = table[:, 1].astype(np.int64)
     months = (ymd // 10000 - 1970) * 12 + (ymd // 100 % 100 - 1)
