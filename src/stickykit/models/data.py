@@ -178,7 +178,7 @@ def calibration_holdout(
     return CalibrationHoldout(
         calibration=histories,
         holdout_frequency=hold_n[acquired].astype(np.int64),
-        holdout_monetary=hold_amount[acquired],
+        holdout_monetary=hold_amount[acquired].astype(np.float64),
         holdout_length=(hold_day - cal_day) / unit,
         calibration_end=cal_end,
         holdout_end=hold_end,
