@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from stickykit.engine import compute
     from stickykit.frames import CustomerFrame, EventFrame, SurveyFrame
     from stickykit.io import LoadResult, load_customers, load_events, load_survey
+    from stickykit.io.statefile import load_state, save_state
     from stickykit.metrics.base import MetricResult
     from stickykit.plugins.registry import (
         MetricInfo,
@@ -64,7 +65,9 @@ __all__ = [
     "list_metrics",
     "load_customers",
     "load_events",
+    "load_state",
     "load_survey",
+    "save_state",
     "testing",
 ]
 
@@ -77,6 +80,8 @@ _LAZY = {
     "load_customers": "stickykit.io",
     "load_events": "stickykit.io",
     "load_survey": "stickykit.io",
+    "load_state": "stickykit.io.statefile",
+    "save_state": "stickykit.io.statefile",
     "MetricResult": "stickykit.metrics.base",
     "MetricInfo": "stickykit.plugins.registry",
     "Registry": "stickykit.plugins.registry",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stickykit.errors import InsufficientDataError
+from stickykit.io.statefile import load_state, save_state
 from stickykit.metrics.base import Metric, MetricResult, states_equal
 
 __all__ = ["check_laws", "chunks_at", "results_close"]
@@ -86,7 +89,9 @@ def check_laws(metric: Metric, frame: Any, cuts: Sequence[int], order: Sequence[
     Laws: ``init()`` is the identity of ``merge`` on both sides; merging the states of any split
     (empty chunks included) equals updating with the whole frame, and so does folding the chunks
     in order; ``merge`` is commutative and associative; permuting rows changes nothing; states
-    and the metric survive a pickle round trip; ``finalize`` agrees wherever states agree.
+    and the metric survive a pickle round trip; states survive a state-file round trip, and a
+    saved state updated with the later chunks equals the whole (an incremental run);
+    ``finalize`` agrees wherever states agree.
     """
     init = metric.init()
     whole = metric.update(metric.init(), frame)
@@ -122,6 +127,20 @@ def check_laws(metric: Metric, frame: Any, cuts: Sequence[int], order: Sequence[
     _law(_same_result(metric, permuted, whole), "row permutation", metric, f"order={list(order)}")
     restored = pickle.loads(pickle.dumps(whole))
     _law(states_equal(restored, whole), "state pickle round trip", metric, "")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "state.npz"
+        save_state(metric, whole, path)
+        _law(states_equal(load_state(metric, path), whole), "state file round trip", metric, "")
+        save_state(metric, states[0], path)
+        resumed = load_state(metric, path)
+        for chunk in chunks[1:]:
+            resumed = metric.update(resumed, chunk)
+        _law(
+            states_equal(resumed, whole, rtol=RTOL),
+            "saved state + later chunks == no split",
+            metric,
+            detail,
+        )
     clone = pickle.loads(pickle.dumps(metric))
     _law(
         clone == metric and clone.fingerprint == metric.fingerprint,
