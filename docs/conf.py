@@ -55,14 +55,14 @@ napoleon_use_rtype = False
 # attrs, pluggy, the standard library) stay unlinked; the patterns below silence them. A
 # reference to a stickykit name that does not resolve still fails the build.
 nitpicky = True
-_OUTSIDE = r"(numpy|np|attrs|pluggy|datetime|dt|collections\.abc|hypothesis|pathlib|os|scipy)\..*"
+_OUTSIDE = r"(numpy|np|attrs|pluggy|datetime|dt|collections\.abc|hypothesis|pathlib|os|scipy|matplotlib)\..*"
 nitpick_ignore_regex = [
     # third-party and standard-library objects named in signatures and docstrings
     (r"py:.*", _OUTSIDE),
-    (r"py:class", r"Path|Self"),
+    (r"py:class", r"Path|Self|Axes|ArrayLike"),
     (r"py:class", r"NDArray(\[.*\])?"),
     # private shorthands in annotations (``Column = NDArray[Any]`` in the frames)
-    (r"py:class", r"Column"),
+    (r"py:class", r"Column|Array"),
     # type variables of the project's own generics (``LoadResult[F]``, ``iter_chunks``)
     (r"py:.*", r"(stickykit\..*\.)?(F|S|T)"),
     # free-text types in numpydoc "Parameters" sections ("mapping, dataframe or path")

@@ -225,9 +225,9 @@ def _fitted(model: LikelihoodModel) -> None:
 class LikelihoodModel(abc.ABC):
     """Base of every maximum-likelihood model (BG/NBD, Pareto/NBD, Gamma-Gamma, ...).
 
-    Subclasses set :attr:`param_names` and :attr:`reference` and implement :meth:`_loglik`
-    and :meth:`_start`; their public ``fit`` validates its input, builds weighted patterns
-    and calls :meth:`_fit_patterns`, which returns ``self``. Fitted attributes end in ``_``.
+    Subclasses set ``param_names`` and ``reference`` and implement ``_loglik``
+    and ``_start``; their public ``fit`` validates its input, builds weighted patterns
+    and calls ``_fit_patterns``, which returns ``self``. Fitted attributes end in ``_``.
 
     Parameters
     ----------
@@ -292,8 +292,12 @@ class LikelihoodModel(abc.ABC):
         >>> from stickykit.models import BGNBD, Histories
         >>> h = Histories.from_arrays(frequency=[0, 2], recency=[0.0, 3.0], age=[5.0, 5.0])
         >>> data = BGNBD().patterns(h)
-        >>> round(BGNBD().log_likelihood(np.array([0.24, 4.41, 0.79, 2.43]), data), 4)
-        -5.0987
+        >>> params = np.array([0.24, 4.41, 0.79, 2.43])
+        >>> whole = BGNBD().log_likelihood(params, data)
+        >>> parts = [BGNBD().log_likelihood(params, BGNBD().patterns(h.take(np.array([i]))))
+        ...          for i in range(2)]
+        >>> round(whole, 4), bool(np.isclose(whole, sum(parts)))
+        (-6.2164, True)
         """
         values, _ = self._loglik(np.asarray(params, dtype=np.float64), data)
         return float(data.weight @ values)
@@ -443,7 +447,7 @@ class LikelihoodModel(abc.ABC):
 
     @property
     def params(self) -> NDArray[np.float64]:
-        """The estimates as an array, in :attr:`param_names` order."""
+        """The estimates as an array, in ``param_names`` order."""
         _fitted(self)
         assert self.params_ is not None
         return np.array([self.params_[n] for n in self.param_names])
@@ -511,7 +515,7 @@ class LikelihoodModel(abc.ABC):
         Parameters
         ----------
         function : callable
-            Maps a parameter vector (natural scale, :attr:`param_names` order) to an array.
+            Maps a parameter vector (natural scale, ``param_names`` order) to an array.
         interval : bool
             ``False``: the point value only.
         level : float, optional
@@ -525,10 +529,8 @@ class LikelihoodModel(abc.ABC):
 
         Examples
         --------
-        >>> from stickykit.models import BGNBD, Histories
-        >>> h = Histories.from_arrays(frequency=[0, 1, 2, 5], recency=[0.0, 1.0, 4.0, 9.0],
-        ...                           age=[10.0, 10.0, 10.0, 10.0])
-        >>> m = BGNBD().fit(h)
+        >>> from stickykit.models import BGNBD, cdnow_histories
+        >>> m = BGNBD().fit(cdnow_histories().calibration)
         >>> p = m.uncertainty(lambda params: params[:1] * 2)
         >>> p.method[:12], bool(p.ci_low[0] < p.value[0] < p.ci_high[0])
         ('delta method', True)

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.behaviour.tiers",
     "stickykit.metrics.behaviour.repurchase",
     "stickykit.metrics.behaviour.engagement",
+    "stickykit.models.data",
 )
 
 
