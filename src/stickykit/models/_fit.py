@@ -213,6 +213,23 @@ class Prediction:
     def __len__(self) -> int:
         return len(self.value)
 
+    def take(self, rows: NDArray[np.intp]) -> Prediction:
+        """The prediction at ``rows``: per-pattern values expanded to customers.
+
+        Examples
+        --------
+        >>> p = Prediction(np.array([1.0, 2.0]), np.array([0.5, 1.5]), np.array([1.5, 2.5]), 0.95)
+        >>> p.take(np.array([1, 1, 0])).ci_low.tolist()
+        [1.5, 1.5, 0.5]
+        """
+        return Prediction(
+            self.value[rows],
+            None if self.ci_low is None else self.ci_low[rows],
+            None if self.ci_high is None else self.ci_high[rows],
+            self.level,
+            self.method,
+        )
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
         return np.asarray(self.value, dtype=dtype)
 

@@ -185,14 +185,7 @@ class TransactionModel(LikelihoodModel):
             return np.asarray(kernel(params, x, t_x, big_t), dtype=np.float64)  # type: ignore[operator]
 
         p = self.uncertainty(on_patterns, interval=interval, level=level, method=method)
-        inverse = data.inverse
-        return Prediction(
-            p.value[inverse],
-            None if p.ci_low is None else p.ci_low[inverse],
-            None if p.ci_high is None else p.ci_high[inverse],
-            p.level,
-            p.method,
-        )
+        return p.take(data.inverse)
 
     def probability_alive(
         self,

@@ -396,14 +396,7 @@ class BGBB(LikelihoodModel):
             return kernel(params, px, pt, pn)
 
         p = self.uncertainty(on_patterns, interval=interval, level=level, method=method)
-        rows = data.inverse
-        return Prediction(
-            p.value[rows],
-            None if p.ci_low is None else p.ci_low[rows],
-            None if p.ci_high is None else p.ci_high[rows],
-            p.level,
-            p.method,
-        )
+        return p.take(data.inverse)
 
     def probability_alive(
         self,

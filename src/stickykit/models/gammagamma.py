@@ -338,14 +338,7 @@ class GammaGamma(LikelihoodModel):
             n_draws=n_draws,
             seed=seed,
         )
-        inverse = data.inverse
-        return Prediction(
-            p.value[inverse],
-            None if p.ci_low is None else p.ci_low[inverse],
-            None if p.ci_high is None else p.ci_high[inverse],
-            p.level,
-            p.method,
-        )
+        return p.take(data.inverse)
 
 
 # -- the independence check -----------------------------------------------------------------
