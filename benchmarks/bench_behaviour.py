@@ -38,17 +38,18 @@ import hashlib
 import inspect
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import machine, reset_peak, status_kib
 
 START = np.datetime64("2021-01-01T00:00:00", "us")
 MONTHS = 36
@@ -280,24 +281,6 @@ TASKS: dict[str, dict[str, tuple[Run, dict[str, str]]]] = {
 # -- the worker: one task and tool in a fresh interpreter -------------------------------------
 
 
-def _status_kib(key: str) -> int | None:
-    status = Path("/proc/self/status")
-    if not status.exists():
-        return None
-    for line in status.read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def worker(task: str, tool: str, n: int, customers: int, seed: int, repeat: int) -> dict[str, Any]:
     run = TASKS[task][tool][0]
     events = make_events(n, customers, seed)
@@ -307,15 +290,15 @@ def worker(task: str, tool: str, n: int, customers: int, seed: int, repeat: int)
     input_mib = sum(c.nbytes for c in events.values()) / 2**20
     run({k: v[:WARM_UP] for k, v in events.items()})
     gc.collect()
-    _reset_peak()
-    baseline = _status_kib("VmRSS") or 0
+    reset_peak()
+    baseline = status_kib("VmRSS") or 0
     times = []
     out: Any = None
     for _ in range(repeat):
         begin = time.perf_counter()
         out = run(events)
         times.append(time.perf_counter() - begin)
-    peak = _status_kib("VmHWM") or 0
+    peak = status_kib("VmHWM") or 0
     answer = hashlib.blake2b(json.dumps(out, sort_keys=True).encode(), digest_size=8).hexdigest()
     return {
         "task": task,
@@ -346,30 +329,6 @@ def run_worker(task: str, tool: str, args: argparse.Namespace) -> dict[str, Any]
     return result
 
 
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "absent"
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    packages = ("stickykit", "numpy", "polars", "duckdb", "pandas", "pyarrow")
-    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB RAM; "
-        f"Python {platform.python_version()}; {versions}"
-    )
-
-
 def agreement(result: dict[str, Any], reference: dict[str, Any]) -> str:
     """ "True" when a tool's cells equal stickykit's, else how many counts differ."""
     if result["answer"] == reference["answer"]:
@@ -384,7 +343,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"Command: `{' '.join(['python', 'benchmarks/bench_behaviour.py', *sys.argv[1:]])}`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: {machine()}",
+        f"Machine: {machine(('stickykit', 'numpy', 'polars', 'duckdb', 'pandas', 'pyarrow'))}",
         (
             f"Data: {args.n:,} events, {args.customers:,} customers, {MONTHS} months, seed "
             f"{args.seed}; input arrays {results[0]['input_mib']:.0f} MiB; fingerprint "

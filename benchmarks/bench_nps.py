@@ -23,18 +23,19 @@ import hashlib
 import inspect
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import machine, reset_peak, status_kib
 
 #: Answer counts 0..10 of the bundled NPSgame survey (BenaventC/NPSgame ``nps.csv``, CC0 1.0,
 #: 13,612 answered rows; ``stickykit.datasets.npsgame_columns()``): the scores are drawn with
@@ -176,25 +177,6 @@ GIVEN = {
 # -- the worker: one tool in a fresh interpreter ----------------------------------------------
 
 
-def _status_kib(key: str) -> int | None:
-    status = Path("/proc/self/status")
-    if not status.exists():
-        return None
-    for line in status.read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (``VmHWM``) to the current RSS; False if not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def _max_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
@@ -205,12 +187,12 @@ def worker(name: str, n: int, seed: int, repeat: int) -> dict[str, Any]:
     fingerprint = hashlib.blake2b(scores.data, digest_size=8).hexdigest()
     run(setup(scores[:WARM_UP_ROWS]))  # imports and first-call costs, outside the measures
     gc.collect()
-    rss_scores = _status_kib("VmRSS") or _max_rss_kib()
+    rss_scores = status_kib("VmRSS") or _max_rss_kib()
     given = setup(scores)
     gc.collect()
-    rss_given = _status_kib("VmRSS") or _max_rss_kib()
-    peak_exact = _reset_peak() and _status_kib("VmHWM") is not None
-    baseline = _status_kib("VmRSS") if peak_exact else _max_rss_kib()
+    rss_given = status_kib("VmRSS") or _max_rss_kib()
+    peak_exact = reset_peak() and status_kib("VmHWM") is not None
+    baseline = status_kib("VmRSS") if peak_exact else _max_rss_kib()
     assert baseline is not None
     times = []
     value = float("nan")
@@ -218,7 +200,7 @@ def worker(name: str, n: int, seed: int, repeat: int) -> dict[str, Any]:
         start = time.perf_counter()
         value = run(given)
         times.append(time.perf_counter() - start)
-    peak = _status_kib("VmHWM") if peak_exact else _max_rss_kib()
+    peak = status_kib("VmHWM") if peak_exact else _max_rss_kib()
     assert peak is not None
     return {
         "tool": name,
@@ -248,24 +230,6 @@ def run_tool(name: str, n: int, seed: int, repeat: int) -> dict[str, Any]:
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    versions = ", ".join(
-        f"{pkg} {version(pkg)}" for pkg in ("stickykit", "numpy", "polars", "pandas", "pyarrow")
-    )
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {pages:.0f} GiB RAM, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; {versions}"
-    )
-
-
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     base = results[0]["best_s"]
     same = len({r["fingerprint"] for r in results}) == 1
@@ -276,7 +240,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"Command: `{' '.join(['python', 'benchmarks/bench_nps.py', *sys.argv[1:]])}`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: {machine()}",
+        f"Machine: {machine(('stickykit', 'numpy', 'polars', 'pandas', 'pyarrow'))}",
         f"Data: {data}",
         f"Timing: best and median of {args.repeat} runs, each tool in a fresh process",
         "",

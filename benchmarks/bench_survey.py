@@ -27,8 +27,6 @@ import hashlib
 import inspect
 import json
 import math
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -36,12 +34,14 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
-from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import machine, reset_peak, status_kib
 from numpy.typing import NDArray
 
 Answers = dict[str, NDArray[np.int8]]
@@ -210,25 +210,6 @@ TOOLS = ("stickykit", "pandas")
 # -- the worker: one metric and one tool in a fresh interpreter --------------------------------
 
 
-def _status_kib(key: str) -> int | None:
-    status = Path("/proc/self/status")
-    if not status.exists():
-        return None
-    for line in status.read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (``VmHWM``) to the current RSS; False if not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def _max_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
@@ -247,8 +228,8 @@ def worker(metric: str, tool: str, n: int, seed: int, repeat: int) -> dict[str, 
     generate_s = time.perf_counter() - start
     run({c: a[:WARM_UP_ROWS] for c, a in answers.items()})  # imports, first-call costs
     gc.collect()
-    peak_exact = _reset_peak() and _status_kib("VmHWM") is not None
-    baseline = _status_kib("VmRSS") if peak_exact else _max_rss_kib()
+    peak_exact = reset_peak() and status_kib("VmHWM") is not None
+    baseline = status_kib("VmRSS") if peak_exact else _max_rss_kib()
     assert baseline is not None
     times = []
     numbers: Numbers = {}
@@ -256,7 +237,7 @@ def worker(metric: str, tool: str, n: int, seed: int, repeat: int) -> dict[str, 
         start = time.perf_counter()
         numbers = run(answers)
         times.append(time.perf_counter() - start)
-    peak = _status_kib("VmHWM") if peak_exact else _max_rss_kib()
+    peak = status_kib("VmHWM") if peak_exact else _max_rss_kib()
     assert peak is not None
     return {
         "metric": metric,
@@ -301,22 +282,6 @@ def disagreements(results: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
-    versions = ", ".join(f"{pkg} {version(pkg)}" for pkg in ("stickykit", "numpy", "pandas"))
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {pages:.0f} GiB RAM, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; {versions}"
-    )
-
-
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     same = len({r["fingerprint"] for r in results}) == 1
     generate = max(r["generate_s"] for r in results)
@@ -330,7 +295,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"Command: `{' '.join(['python', 'benchmarks/bench_survey.py', *sys.argv[1:]])}`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: {machine()}",
+        f"Machine: {machine(('stickykit', 'numpy', 'pandas'))}",
         f"Data: {data}",
         (
             "Input: the same dict of int8 numpy arrays (one per item) for both tools; conversion "
