@@ -23,6 +23,7 @@ __all__ = [
     "InsufficientDataError",
     "MissingDependencyError",
     "NotFittedError",
+    "SourceError",
     "StateFileError",
     "StateMismatchError",
     "StickykitError",
@@ -54,6 +55,9 @@ class ValidationError(StickykitError, ValueError):
         What the field accepts, in words.
     n_failing : int
         How many input rows fail any rule in all (1 for a single record).
+    source : str, optional
+        Where the rows came from when read in batches: the file (or stream) and the batch
+        number, put in front of the message.
 
     Examples
     --------
@@ -72,6 +76,7 @@ class ValidationError(StickykitError, ValueError):
         value: Any,
         expected: str,
         n_failing: int = 1,
+        source: str | None = None,
     ) -> None:
         self.record = record
         self.field = field
@@ -79,8 +84,11 @@ class ValidationError(StickykitError, ValueError):
         self.value = value
         self.expected = expected
         self.n_failing = n_failing
-        where = f"{record}.{field}" if row is None else f"{record}.{field} @ row {row}"
+        self.source = source
+        where = f"{record}.{field}" if row is None else f"{record}.{field} @ row {row:,}"
         message = f"{where}: {value!r} is invalid, expected {expected}"
+        if source is not None:
+            message = f"{source}: {message}"
         if n_failing > 1:
             message += (
                 f" ({n_failing:,} rows fail in all; pass errors='quarantine' to keep the rest)"
@@ -90,15 +98,35 @@ class ValidationError(StickykitError, ValueError):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_validation_error,
-            (self.record, self.field, self.row, self.value, self.expected, self.n_failing),
+            (
+                self.record,
+                self.field,
+                self.row,
+                self.value,
+                self.expected,
+                self.n_failing,
+                self.source,
+            ),
         )
 
 
 def _rebuild_validation_error(
-    record: str, field: str, row: int | None, value: Any, expected: str, n_failing: int
+    record: str,
+    field: str,
+    row: int | None,
+    value: Any,
+    expected: str,
+    n_failing: int,
+    source: str | None = None,
 ) -> ValidationError:
     return ValidationError(
-        record=record, field=field, row=row, value=value, expected=expected, n_failing=n_failing
+        record=record,
+        field=field,
+        row=row,
+        value=value,
+        expected=expected,
+        n_failing=n_failing,
+        source=source,
     )
 
 
@@ -195,3 +223,45 @@ class FitError(StickykitError, RuntimeError):
 
 class StateFileError(StickykitError, ValueError):
     """A state or model file is damaged, or belongs to another metric, model or version."""
+
+
+class SourceError(StickykitError, ValueError):
+    """A file or stream cannot be read: corrupt, truncated, or not what it claims to be.
+
+    Parameters
+    ----------
+    source : str
+        The file or stream.
+    batch : int or None
+        The 0-based batch being read when it failed, if any.
+    row : int or None
+        The first data row of that batch (0-based, header excluded), if known.
+    reason : str
+        What went wrong, in the reader's words.
+
+    Examples
+    --------
+    >>> print(SourceError(source="events.parquet", batch=3, row=3_000_000, reason="bad page"))
+    events.parquet, batch 3 (from row 3,000,000): cannot be read: bad page
+    """
+
+    def __init__(self, *, source: str, batch: int | None, row: int | None, reason: str) -> None:
+        self.source = source
+        self.batch = batch
+        self.row = row
+        self.reason = reason
+        where = source
+        if batch is not None:
+            where += f", batch {batch}"
+        if row is not None:
+            where += f" (from row {row:,})"
+        super().__init__(f"{where}: cannot be read: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_source_error, (self.source, self.batch, self.row, self.reason))
+
+
+def _rebuild_source_error(
+    source: str, batch: int | None, row: int | None, reason: str
+) -> SourceError:
+    return SourceError(source=source, batch=batch, row=row, reason=reason)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import importlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import attrs
@@ -13,14 +14,16 @@ from stickykit.core._time import datetime_to_us
 from stickykit.core.records import Customer, Event, Survey
 from stickykit.engine.pool import pool_states
 from stickykit.engine.serial import fold
+from stickykit.engine.stream import BatchRun, run_batches
 from stickykit.errors import MissingDependencyError, ValidationError
 from stickykit.frames import CustomerFrame, EventFrame, SurveyFrame, iter_chunks
 from stickykit.io import LoadResult, load_customers, load_events, load_survey
-from stickykit.io.quarantine import raise_first, rejected_rows
+from stickykit.io.batches import is_streamable, iter_batches
+from stickykit.io.quarantine import ReadSummary, raise_first, rejected_rows
 from stickykit.metrics.base import Metric, MetricResult
 from stickykit.plugins.registry import Registry, default_registry
 
-__all__ = ["compute"]
+__all__ = ["StateRun", "compute", "compute_states"]
 
 _FRAMES: dict[str, type[Any]] = {
     "survey": SurveyFrame,
@@ -53,7 +56,59 @@ def _resolve(metrics: Any, registry: Registry | None) -> tuple[list[Metric], boo
     return resolved, single
 
 
-def _as_frame(source: Any, kind: str, metrics: Sequence[Metric], errors: str) -> tuple[Any, int]:
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "events": (
+        "event_id",
+        "customer_id",
+        "timestamp",
+        "kind",
+        "amount",
+        "quantity",
+        "order_id",
+        "currency",
+    ),
+    "survey": (
+        "respondent_id",
+        "customer_id",
+        "instrument",
+        "answered_at",
+        "weight",
+        "wave",
+        "segment",
+        "comment",
+    ),
+    "customers": ("customer_id", "acquired_at", "segment"),
+}
+
+
+def _load_kwargs(
+    kind: str, metrics: Sequence[Metric], columns: Mapping[str, str] | None, tz: Any
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if columns:
+        kwargs["columns"] = dict(columns)
+    if tz is not None:
+        kwargs["tz"] = tz
+    if kind == "survey":
+        # answer ranges are checked once, by the metrics themselves (check/update)
+        kwargs["items"] = list(
+            dict.fromkeys(item for m in metrics for item in getattr(m, "requires", ()))
+        )
+    return kwargs
+
+
+def _wanted(kind: str, kwargs: Mapping[str, Any]) -> set[str]:
+    names = kwargs.get("columns") or {}
+    return {names.get(f, f) for f in _FIELDS[kind]} | set(kwargs.get("items", ()))
+
+
+def _is_dask(source: Any) -> bool:
+    return type(source).__module__.split(".", 1)[0] in ("dask", "dask_expr")
+
+
+def _as_frame(
+    source: Any, kind: str, errors: str, load_kwargs: Mapping[str, Any]
+) -> tuple[Any, int]:
     """The source as a frame of ``kind`` and the number of rows rejected while loading."""
     frame_type = _FRAMES[kind]
     if isinstance(source, LoadResult):
@@ -68,14 +123,8 @@ def _as_frame(source: Any, kind: str, metrics: Sequence[Metric], errors: str) ->
             msg = f"the metrics read {kind} data, got {type(source[0]).__name__} records"
             raise TypeError(msg)
         return frame_type.from_records(source), 0
-    if kind == "survey":
-        items = list(dict.fromkeys(item for m in metrics for item in getattr(m, "requires", ())))
-        # answer ranges are checked once, by the metrics themselves (check/update)
-        loaded: Any = load_survey(source, items=items, errors=errors)  # type: ignore[call-overload]
-    elif kind == "events":
-        loaded = load_events(source, errors=errors)  # type: ignore[call-overload]
-    else:
-        loaded = load_customers(source, errors=errors)  # type: ignore[call-overload]
+    loader: Any = {"survey": load_survey, "events": load_events, "customers": load_customers}[kind]
+    loaded = loader(source, errors=errors, **load_kwargs)
     if isinstance(loaded, LoadResult):
         return loaded.accepted, loaded.n_rejected
     return loaded, 0
@@ -89,8 +138,8 @@ def _time_column(frame: Any) -> Any:
     return None
 
 
-def _progress(chunks: Iterator[Any], total_rows: int, enabled: bool) -> Iterator[Any]:
-    if not enabled:
+def _progress(chunks: Iterator[Any], total_rows: int, enabled: bool | None) -> Iterator[Any]:
+    if not enabled:  # frames already in memory: a bar only when asked for
         yield from chunks
         return
     try:
@@ -104,80 +153,35 @@ def _progress(chunks: Iterator[Any], total_rows: int, enabled: bool) -> Iterator
             bar.update(len(chunk))
 
 
-@overload
-def compute(
-    metrics: str | Metric,
-    source: Any,
-    *,
-    as_of: dt.datetime | None = ...,
-    chunk_rows: int | None = ...,
-    workers: int = ...,
-    errors: str = ...,
-    registry: Registry | None = ...,
-    progress: bool = ...,
-) -> MetricResult: ...
-@overload
-def compute(
-    metrics: Sequence[str | Metric],
-    source: Any,
-    *,
-    as_of: dt.datetime | None = ...,
-    chunk_rows: int | None = ...,
-    workers: int = ...,
-    errors: str = ...,
-    registry: Registry | None = ...,
-    progress: bool = ...,
-) -> dict[str, MetricResult]: ...
-def compute(
-    metrics: str | Metric | Sequence[str | Metric],
-    source: Any,
-    *,
-    as_of: dt.datetime | None = None,
-    chunk_rows: int | None = None,
-    workers: int = 1,
-    errors: str = "raise",
-    registry: Registry | None = None,
-    progress: bool = False,
-) -> MetricResult | dict[str, MetricResult]:
-    """Compute one or several metrics over a source in one pass.
+@attrs.frozen(eq=False)
+class StateRun:
+    """Merged metric states before ``finalize``, and the tally of the rows read.
 
     Parameters
     ----------
-    metrics : str, metric, or sequence of them
-        A registered name (``"nps"``), a metric instance (``get_metric("nps", by="wave")``), or
-        several sharing one read of the data (they must read the same input kind).
-    source : frame, records, mapping, dataframe, path or LoadResult
-        The data. Anything but a frame is loaded and validated first.
-    as_of : datetime, optional
-        Timezone-aware instant; rows at or after it are left out (exclusive). By default the
-        results describe everything up to the latest time in the data.
-    chunk_rows : int, optional
-        Process the data in chunks of this many rows (the result is the same).
-    workers : int
-        Worker processes (``forkserver``); chunks are updated in parallel and their states
-        merged as a tree. 1 runs in this process.
-    errors : {"raise", "quarantine"}
-        Bad rows raise :class:`~stickykit.errors.ValidationError`, or are left out and counted in
-        the result's ``details["n_rejected"]`` with a flag.
-    registry : Registry, optional
-        Where names are looked up (default: built-ins and installed plugins).
-    progress : bool
-        Show a tqdm progress bar (the ``progress`` extra).
-
-    Returns
-    -------
-    MetricResult or dict of str to MetricResult
-        One result for one metric; a dict by name for a sequence.
-
-    Examples
-    --------
-    >>> from stickykit import compute, get_metric
-    >>> data = {"respondent_id": [1, 2, 3, 4], "nps": [10, 9, 6, None], "wave": [1, 1, 2, 2]}
-    >>> r = compute(get_metric("nps", by="wave"), data)
-    >>> r.value, r.n, r.n_missing, [g.value for g in r.groups]
-    (33.333..., 3, 1, [100.0, -100.0])
+    states : dict of str to state
+        One merged state per metric name.
+    summary : ReadSummary
+        Rows read, accepted and rejected, with reasons.
     """
-    resolved, single = _resolve(metrics, registry)
+
+    states: dict[str, Any]
+    summary: Any
+
+
+def _run(
+    resolved: Sequence[Metric],
+    source: Any,
+    *,
+    as_of: dt.datetime | None,
+    chunk_rows: int | None,
+    workers: int,
+    errors: str,
+    progress: bool | None,
+    columns: Mapping[str, str] | None,
+    tz: Any,
+    split_every: int | None,
+) -> BatchRun:
     if isinstance(workers, bool) or workers < 1:
         msg = f"workers must be a positive integer, got {workers!r}"
         raise ValueError(msg)
@@ -190,7 +194,60 @@ def compute(
             expected="a timezone-aware datetime",
         )
     kind = resolved[0].input_kind
-    frame, n_rejected = _as_frame(source, kind, resolved, errors)
+    load_kwargs = _load_kwargs(kind, resolved, columns, tz)
+    if _is_dask(source):
+        # imported by name: the module imports dask, an optional dependency
+        dask_run = importlib.import_module("stickykit.dask").dask_run
+        run: BatchRun = dask_run(
+            resolved,
+            source,
+            errors=errors,
+            load_kwargs=load_kwargs,
+            as_of=as_of,
+            split_every=split_every,
+        )
+    elif is_streamable(source):
+        stream = iter_batches(source, batch_rows=chunk_rows, columns=_wanted(kind, load_kwargs))
+        run = run_batches(
+            resolved,
+            stream,
+            errors=errors,
+            load_kwargs=load_kwargs,
+            as_of=as_of,
+            workers=workers,
+            progress=progress,
+        )
+    else:
+        return _run_in_memory(
+            resolved, source, as_of, chunk_rows, workers, errors, progress, load_kwargs
+        )
+    if run.summary.n_read == 0:
+        raise ValidationError(
+            record=_RECORD_NAMES[kind],
+            field="(rows)",
+            row=None,
+            value="0 rows",
+            expected="at least one row",
+        )
+    return run
+
+
+_RECORD_NAMES = {"survey": "SurveyFrame", "events": "EventFrame", "customers": "CustomerFrame"}
+
+
+def _run_in_memory(
+    resolved: Sequence[Metric],
+    source: Any,
+    as_of: dt.datetime | None,
+    chunk_rows: int | None,
+    workers: int,
+    errors: str,
+    progress: bool | None,
+    load_kwargs: Mapping[str, Any],
+) -> BatchRun:
+    kind = resolved[0].input_kind
+    frame, n_rejected = _as_frame(source, kind, errors, load_kwargs)
+    n_read = len(frame) + n_rejected
     if len(frame) == 0:
         raise ValidationError(
             record=type(frame).__name__,
@@ -218,8 +275,126 @@ def compute(
         # update() raised on the first bad row it met; report it with the count over all rows
         raise_first(type(frame).__name__, _violations(resolved, frame))
         raise
+    summary = ReadSummary(
+        n_read=n_read, n_accepted=n_read - n_rejected, n_rejected=n_rejected, n_batches=1
+    )
+    return BatchRun(states, summary)
+
+
+@overload
+def compute(
+    metrics: str | Metric,
+    source: Any,
+    *,
+    as_of: dt.datetime | None = ...,
+    chunk_rows: int | None = ...,
+    workers: int = ...,
+    errors: str = ...,
+    registry: Registry | None = ...,
+    progress: bool | None = ...,
+    columns: Mapping[str, str] | None = ...,
+    tz: Any = ...,
+    split_every: int | None = ...,
+) -> MetricResult: ...
+@overload
+def compute(
+    metrics: Sequence[str | Metric],
+    source: Any,
+    *,
+    as_of: dt.datetime | None = ...,
+    chunk_rows: int | None = ...,
+    workers: int = ...,
+    errors: str = ...,
+    registry: Registry | None = ...,
+    progress: bool | None = ...,
+    columns: Mapping[str, str] | None = ...,
+    tz: Any = ...,
+    split_every: int | None = ...,
+) -> dict[str, MetricResult]: ...
+def compute(
+    metrics: str | Metric | Sequence[str | Metric],
+    source: Any,
+    *,
+    as_of: dt.datetime | None = None,
+    chunk_rows: int | None = None,
+    workers: int = 1,
+    errors: str = "raise",
+    registry: Registry | None = None,
+    progress: bool | None = None,
+    columns: Mapping[str, str] | None = None,
+    tz: Any = None,
+    split_every: int | None = None,
+) -> MetricResult | dict[str, MetricResult]:
+    """Compute one or several metrics over a source in one pass.
+
+    The source decides the runner: records, frames and mappings are validated in memory; files
+    (CSV, Parquet, a directory or a list of them), Arrow streams (DuckDB results, ADBC readers,
+    pyarrow tables, readers and datasets), lazy polars frames and dataframes are read in batches
+    (:func:`stickykit.io.batches.iter_batches`); a dask DataFrame runs on its cluster
+    (:func:`stickykit.dask.dask_run`). Every runner goes through the metrics' own
+    ``init``/``update``/``merge``/``finalize``, so the results agree.
+
+    Parameters
+    ----------
+    metrics : str, metric, or sequence of them
+        A registered name (``"nps"``), a metric instance (``get_metric("nps", by="wave")``), or
+        several sharing one read of the data (they must read the same input kind).
+    source : frame, records, mapping, dataframe, path, stream, dask frame or LoadResult
+        The data. Anything but a frame is loaded and validated first.
+    as_of : datetime, optional
+        Timezone-aware instant; rows at or after it are left out (exclusive). By default the
+        results describe everything up to the latest time in the data.
+    chunk_rows : int, optional
+        Rows per batch. Files, Arrow streams and dataframes are always read in batches (of
+        1,000,000 rows unless given here), so memory holds one batch plus the states; data
+        already in memory is processed whole unless given. The result is the same.
+    workers : int
+        Worker processes (``forkserver``); batches are updated in parallel and their states
+        merged as a tree. 1 runs in this process.
+    errors : {"raise", "quarantine"}
+        Bad rows raise :class:`~stickykit.errors.ValidationError` naming the source, batch and
+        row, or are left out and counted (``details["n_rejected"]`` and a flag on each result).
+    registry : Registry, optional
+        Where names are looked up (default: built-ins and installed plugins).
+    progress : bool or None
+        A tqdm progress bar of rows and bytes read (the ``progress`` extra). ``None`` (the
+        default) shows it for files and streams only when stderr is a terminal.
+    columns : mapping, optional
+        Record field to source column name, e.g. ``{"customer_id": "client"}``.
+    tz : str or tzinfo, optional
+        Zone of naive timestamps in the source.
+    split_every : int, optional
+        Fan-in of the tree merge of a dask DataFrame's partitions (default 8).
+
+    Returns
+    -------
+    MetricResult or dict of str to MetricResult
+        One result for one metric; a dict by name for a sequence.
+
+    Examples
+    --------
+    >>> from stickykit import compute, get_metric
+    >>> data = {"respondent_id": [1, 2, 3, 4], "nps": [10, 9, 6, None], "wave": [1, 1, 2, 2]}
+    >>> r = compute(get_metric("nps", by="wave"), data)
+    >>> r.value, r.n, r.n_missing, [g.value for g in r.groups]
+    (33.333..., 3, 1, [100.0, -100.0])
+    """
+    resolved, single = _resolve(metrics, registry)
+    run = _run(
+        resolved,
+        source,
+        as_of=as_of,
+        chunk_rows=chunk_rows,
+        workers=workers,
+        errors=errors,
+        progress=progress,
+        columns=columns,
+        tz=tz,
+        split_every=split_every,
+    )
+    n_rejected = run.summary.n_rejected
     results: dict[str, MetricResult] = {}
-    for metric, state in zip(resolved, states, strict=True):
+    for metric, state in zip(resolved, run.states, strict=True):
         result = metric.finalize(state, as_of)
         if n_rejected:
             result = attrs.evolve(
@@ -229,6 +404,87 @@ def compute(
             )
         results[metric.name] = result
     return results[resolved[0].name] if single else results
+
+
+def compute_states(
+    metrics: str | Metric | Sequence[str | Metric],
+    source: Any,
+    *,
+    as_of: dt.datetime | None = None,
+    chunk_rows: int | None = None,
+    workers: int = 1,
+    errors: str = "raise",
+    registry: Registry | None = None,
+    progress: bool | None = None,
+    columns: Mapping[str, str] | None = None,
+    tz: Any = None,
+    split_every: int | None = None,
+) -> StateRun:
+    """Like :func:`compute`, but return the merged states (not finalized) and the read tally.
+
+    This is the step of an incremental job: merge today's states into yesterday's saved ones
+    (:func:`stickykit.io.statefile.load_state`), save them again, finalize.
+
+    Parameters
+    ----------
+    metrics, source
+        As for :func:`compute`.
+    as_of : datetime, optional
+        Timezone-aware instant; rows at or after it are left out (exclusive). By default the
+        results describe everything up to the latest time in the data.
+    chunk_rows : int, optional
+        Rows per batch. Files, Arrow streams and dataframes are always read in batches (of
+        1,000,000 rows unless given here), so memory holds one batch plus the states; data
+        already in memory is processed whole unless given. The result is the same.
+    workers : int
+        Worker processes (``forkserver``); batches are updated in parallel and their states
+        merged as a tree. 1 runs in this process.
+    errors : {"raise", "quarantine"}
+        Bad rows raise :class:`~stickykit.errors.ValidationError` naming the source, batch and
+        row, or are left out and counted (``details["n_rejected"]`` and a flag on each result).
+    registry : Registry, optional
+        Where names are looked up (default: built-ins and installed plugins).
+    progress : bool or None
+        A tqdm progress bar of rows and bytes read (the ``progress`` extra). ``None`` (the
+        default) shows it for files and streams only when stderr is a terminal.
+    columns : mapping, optional
+        Record field to source column name, e.g. ``{"customer_id": "client"}``.
+    tz : str or tzinfo, optional
+        Zone of naive timestamps in the source.
+    split_every : int, optional
+        Fan-in of the tree merge of a dask DataFrame's partitions (default 8).
+
+    Returns
+    -------
+    StateRun
+        States by metric name and the :class:`~stickykit.io.quarantine.ReadSummary`.
+
+    Examples
+    --------
+    >>> from stickykit import get_metric
+    >>> nps = get_metric("nps")
+    >>> monday = compute_states(nps, {"nps": [10, 9, 3]}).states["nps"]
+    >>> tuesday = compute_states(nps, {"nps": [0, 10]}).states["nps"]
+    >>> nps.finalize(nps.merge(monday, tuesday)).value
+    20.0
+    """
+    resolved, _ = _resolve(metrics, registry)
+    run = _run(
+        resolved,
+        source,
+        as_of=as_of,
+        chunk_rows=chunk_rows,
+        workers=workers,
+        errors=errors,
+        progress=progress,
+        columns=columns,
+        tz=tz,
+        split_every=split_every,
+    )
+    return StateRun(
+        states={m.name: state for m, state in zip(resolved, run.states, strict=True)},
+        summary=run.summary,
+    )
 
 
 def _violations(metrics: Sequence[Metric], frame: Any) -> list[Any]:

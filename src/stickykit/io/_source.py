@@ -97,6 +97,11 @@ def read_columns(source: Any, wanted: set[str] | None = None) -> Columns:
     >>> cols.n, cols.data["a"].dtype
     (2, dtype('int64'))
     """
+    if isinstance(source, Columns):
+        if wanted is None:
+            return source
+        kept = {name: col for name, col in source.data.items() if name in wanted}
+        return Columns(kept, source.aware & frozenset(kept), source.n)
     if isinstance(source, str | os.PathLike):
         return _from_csv(Path(source), wanted)
     if isinstance(source, Mapping):

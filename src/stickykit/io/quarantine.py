@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from stickykit.errors import ValidationError
 from stickykit.io.validate import Violation
 
-__all__ = ["Errors", "LoadResult", "Reason", "raise_first", "rejected_rows"]
+__all__ = ["Errors", "LoadResult", "ReadSummary", "Reason", "raise_first", "rejected_rows"]
 
 Errors = Literal["raise", "quarantine"]
 F = TypeVar("F")
@@ -40,9 +40,11 @@ class Reason:
     field: str
     value: Any
     expected: str
+    source: str = ""
 
     def __str__(self) -> str:
-        return f"{self.field} @ row {self.row}: {self.value!r} is invalid, expected {self.expected}"
+        text = f"{self.field} @ row {self.row}: {self.value!r} is invalid, expected {self.expected}"
+        return f"{self.source}: {text}" if self.source else text
 
 
 def _check_errors(errors: str) -> None:
@@ -188,3 +190,76 @@ def resolve(
         n_input=n_input,
         rejected_values=rejected_values,
     )
+
+
+#: Reasons a :class:`ReadSummary` keeps word for word; counts are always complete.
+MAX_REASONS = 1_000
+
+
+@attrs.define(eq=False)
+class ReadSummary:
+    """Rows read, accepted and rejected over every batch of a source, with reasons.
+
+    ``n_accepted + n_rejected == n_read`` holds after every batch. Counts per rule are complete;
+    the reasons themselves are kept for the first :data:`MAX_REASONS` failures (by batch order),
+    so that a file with millions of bad rows does not fill memory.
+
+    Parameters
+    ----------
+    n_read, n_accepted, n_rejected : int
+        Rows.
+    n_batches : int
+        Batches read.
+    rejected_by_field : dict of str to int
+        Rows failing each rule's field (a row failing two rules counts under both).
+    reasons : list of Reason
+        The first failures, each naming source, batch, row, field and value.
+
+    Examples
+    --------
+    >>> a = ReadSummary(n_read=3, n_accepted=2, n_rejected=1, n_batches=1,
+    ...                 rejected_by_field={"amount": 1})
+    >>> b = ReadSummary(n_read=2, n_accepted=2, n_batches=1)
+    >>> print(a.merge(b).summary())
+    5 rows read in 2 batches, 4 accepted, 1 rejected
+      amount: 1 rows
+    """
+
+    n_read: int = 0
+    n_accepted: int = 0
+    n_rejected: int = 0
+    n_batches: int = 0
+    rejected_by_field: dict[str, int] = attrs.field(factory=dict)
+    reasons: list[Reason] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        if self.n_accepted + self.n_rejected != self.n_read:
+            msg = (
+                f"internal error: {self.n_accepted} accepted + {self.n_rejected} rejected "
+                f"!= {self.n_read} rows read"
+            )
+            raise AssertionError(msg)
+
+    def merge(self, other: ReadSummary) -> ReadSummary:
+        """The summary of this source's batches followed by ``other``'s."""
+        by_field = dict(self.rejected_by_field)
+        for field, count in other.rejected_by_field.items():
+            by_field[field] = by_field.get(field, 0) + count
+        return ReadSummary(
+            n_read=self.n_read + other.n_read,
+            n_accepted=self.n_accepted + other.n_accepted,
+            n_rejected=self.n_rejected + other.n_rejected,
+            n_batches=self.n_batches + other.n_batches,
+            rejected_by_field=by_field,
+            reasons=(self.reasons + other.reasons)[:MAX_REASONS],
+        )
+
+    def summary(self) -> str:
+        """A short text: rows read, accepted, rejected, and rejected rows per rule."""
+        head = (
+            f"{self.n_read:,} rows read in {self.n_batches:,} batches, "
+            f"{self.n_accepted:,} accepted, {self.n_rejected:,} rejected"
+        )
+        lines = [head]
+        lines += [f"  {field}: {count:,} rows" for field, count in self.rejected_by_field.items()]
+        return "\n".join(lines)
