@@ -63,6 +63,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"NDArray(\[.*\])?"),
     # private shorthands in annotations (``Column = NDArray[Any]`` in the frames)
     (r"py:class", r"Column|Array"),
+    # the numpy columns of a batch (``stickykit.io._source.Columns``, private)
+    (r"py:class", r"Columns"),
     # type variables of the project's own generics (``LoadResult[F]``, ``iter_chunks``)
     (r"py:.*", r"(stickykit\..*\.)?(F|S|T)"),
     # free-text types in numpydoc "Parameters" sections ("mapping, dataframe or path")

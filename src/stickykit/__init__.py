@@ -24,7 +24,7 @@ from stickykit.plugins.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from stickykit import datasets, testing
-    from stickykit.engine import compute
+    from stickykit.engine import compute, compute_states
     from stickykit.frames import CustomerFrame, EventFrame, SurveyFrame
     from stickykit.io import LoadResult, load_customers, load_events, load_survey
     from stickykit.io.statefile import load_state, save_state
@@ -55,6 +55,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "compute",
+    "compute_states",
     "create_registry",
     "datasets",
     "default_registry",
@@ -73,6 +74,7 @@ __all__ = [
 
 _LAZY = {
     "compute": "stickykit.engine",
+    "compute_states": "stickykit.engine",
     "CustomerFrame": "stickykit.frames",
     "EventFrame": "stickykit.frames",
     "SurveyFrame": "stickykit.frames",

@@ -7,7 +7,7 @@ Examples
 33.333...
 """
 
-from stickykit.engine._compute import compute
+from stickykit.engine._compute import StateRun, compute, compute_states
 from stickykit.engine.serial import fold, tree_merge
 
-__all__ = ["compute", "fold", "tree_merge"]
+__all__ = ["StateRun", "compute", "compute_states", "fold", "tree_merge"]

@@ -19,7 +19,7 @@ from stickykit.io.events import (
     prepare_events,
 )
 from stickykit.io.exports import CleanedTransactions, ExportReport, clean_transactions
-from stickykit.io.quarantine import LoadResult, Reason
+from stickykit.io.quarantine import LoadResult, ReadSummary, Reason
 from stickykit.io.validate import Violation
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ExportReport",
     "LoadResult",
     "PreparedEvents",
+    "ReadSummary",
     "Reason",
     "ReturnsPolicy",
     "Violation",

@@ -201,8 +201,8 @@ class ReadSummary:
     """Rows read, accepted and rejected over every batch of a source, with reasons.
 
     ``n_accepted + n_rejected == n_read`` holds after every batch. Counts per rule are complete;
-    the reasons themselves are kept for the first :data:`MAX_REASONS` failures (by batch order),
-    so that a file with millions of bad rows does not fill memory.
+    the reasons themselves are kept for the first 1,000 failures (by batch order), so that a
+    file with millions of bad rows does not fill memory.
 
     Parameters
     ----------
