@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["sorted_unique", "unique_codes"]
+__all__ = ["dense_offsets", "sorted_unique", "unique_codes"]
 
 
 def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
@@ -43,6 +43,27 @@ def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
     return ordered[keep]
 
 
+def dense_offsets(values: NDArray[Any]) -> tuple[int, int, NDArray[np.intp]] | None:
+    """``(lo, size, values - lo)`` for densely spread integers, else ``None``.
+
+    Dense means a range of at most about four times their number. The offsets index a table over the range directly, so a caller can aggregate per id without
+    first mapping ids to codes, then keep the rows of the ids present.
+
+    Examples
+    --------
+    >>> dense_offsets(np.array([12, 10, 12]))
+    (10, 3, array([2, 0, 2]))
+    >>> dense_offsets(np.array(["a"])) is None
+    True
+    """
+    if values.dtype.kind not in "iu" or len(values) == 0:
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * len(values) + 1024:
+        return None
+    return lo, hi - lo + 1, (values - lo).astype(np.intp, copy=False)
+
+
 def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.integer[Any]]]:
     """Sorted distinct values and each element's position among them.
 
@@ -56,16 +77,15 @@ def unique_codes(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.integer
     >>> v.tolist(), c.tolist()
     ([10, 20, 30], [0, 2, 0, 1])
     """
-    if values.dtype.kind in "iu" and len(values):
-        lo, hi = int(values.min()), int(values.max())
-        if hi - lo <= 4 * len(values) + 1024:
-            # dense integers: a table over the range, no sort
-            offset = (values - lo).astype(np.intp, copy=False)
-            present = np.bincount(offset, minlength=hi - lo + 1) > 0
-            position = np.cumsum(present) - 1
-            if len(position) < 2**31:  # a smaller table to look up, and half the codes' memory
-                position = position.astype(np.int32)
-            return np.flatnonzero(present).astype(values.dtype) + lo, position[offset]
+    dense = dense_offsets(values)
+    if dense is not None:
+        # dense integers: a table over the range, no sort
+        lo, size, offset = dense
+        present = np.bincount(offset, minlength=size) > 0
+        position = np.cumsum(present) - 1
+        if len(position) < 2**31:  # a smaller table to look up, and half the codes' memory
+            position = position.astype(np.int32)
+        return np.flatnonzero(present).astype(values.dtype) + lo, position[offset]
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     if len(ordered) == 0:

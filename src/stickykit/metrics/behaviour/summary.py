@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
-from stickykit.core.arrays import unique_codes
+from stickykit.core.arrays import dense_offsets, unique_codes
 from stickykit.core.periods import Period, check_period, period_index
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
@@ -412,8 +412,18 @@ class CustomerSummary(MetricBase):
             active = active[money]
         if len(frame) == 0:
             return self.init()
-        ids, codes = unique_codes(frame.customer_id)
-        n = len(ids)
+        # dense integer ids index the per-customer arrays directly (no id-to-code lookup);
+        # the rows of ids absent from the chunk are dropped at the end
+        dense = dense_offsets(frame.customer_id)
+        present: NDArray[np.bool_] | None = None
+        codes: NDArray[np.integer[Any]]
+        if dense is None:
+            ids, codes = unique_codes(frame.customer_id)
+            n = len(ids)
+        else:
+            lo, n, codes = dense
+            present = np.bincount(codes, minlength=n) > 0
+            ids = (np.flatnonzero(present) + lo).astype(frame.customer_id.dtype)
         amount = (
             np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
         )
@@ -427,6 +437,9 @@ class CustomerSummary(MetricBase):
         counts = np.bincount(codes, minlength=n)
         periods = period_index(frame.timestamp, self.period, zone=self.zone)
         origin, active_bits = _pack(codes, periods, n)
+        if present is not None and not present.all():
+            first, last, counts = first[present], last[present], counts[present]
+            amount, active_bits = amount[present], active_bits[present]
         return CustomerSummaryState(
             fingerprint=self.fingerprint,
             customer_id=ids,
