@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "DaskRunError",
     "DuplicateInstrumentError",
     "DuplicateMetricError",
     "FitError",
@@ -265,3 +266,103 @@ def _rebuild_source_error(
     source: str, batch: int | None, row: int | None, reason: str
 ) -> SourceError:
     return SourceError(source=source, batch=batch, row=row, reason=reason)
+
+
+class DaskRunError(StickykitError, RuntimeError):
+    """A dask task of a metric run was lost with its worker more often than dask allows.
+
+    Dask runs a task again when the worker running it dies; after
+    ``distributed.scheduler.allowed-failures`` such deaths it gives up with
+    ``distributed.KilledWorker``, which :func:`stickykit.dask.dask_run` turns into this error.
+
+    Parameters
+    ----------
+    metrics : sequence of str
+        The metrics of the run.
+    task : str
+        The dask task key, as text.
+    partitions : tuple of int
+        The partitions the task read or merged (empty if the key is not one of the run's).
+    n_partitions : int
+        Partitions of the dask DataFrame.
+    attempts : int
+        Workers that died running the task.
+    worker : str or None
+        Address of the last of them.
+
+    Examples
+    --------
+    >>> err = DaskRunError(metrics=["nps"], task="('stickykit-update-1f2e', 3)",
+    ...                    partitions=(3,), n_partitions=7, attempts=2, worker="tcp://10.0.0.5:3456")
+    >>> print(err)
+    metric 'nps' failed on dask partition 3 of 7: the workers running dask task
+    ('stickykit-update-1f2e', 3) died 2 times (the last: tcp://10.0.0.5:3456), and dask gives
+    up after distributed.scheduler.allowed-failures = 1; ...
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics: Sequence[str],
+        task: str,
+        partitions: tuple[int, ...],
+        n_partitions: int,
+        attempts: int,
+        worker: str | None,
+    ) -> None:
+        self.metrics = tuple(metrics)
+        self.task = task
+        self.partitions = tuple(partitions)
+        self.n_partitions = n_partitions
+        self.attempts = attempts
+        self.worker = worker
+        names = ", ".join(repr(name) for name in self.metrics)
+        label = "metric" if len(self.metrics) == 1 else "metrics"
+        message = (
+            f"{label} {names} failed on {_where(self.partitions, n_partitions)}: the workers "
+            f"running dask task {task} died {attempts} times"
+            + (f" (the last: {worker})" if worker else "")
+            + f", and dask gives up after distributed.scheduler.allowed-failures = {attempts - 1}; "
+            "the worker logs say why (often memory: use smaller partitions or fewer threads "
+            "per worker)"
+        )
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_dask_run_error,
+            (
+                self.metrics,
+                self.task,
+                self.partitions,
+                self.n_partitions,
+                self.attempts,
+                self.worker,
+            ),
+        )
+
+
+def _rebuild_dask_run_error(
+    metrics: tuple[str, ...],
+    task: str,
+    partitions: tuple[int, ...],
+    n_partitions: int,
+    attempts: int,
+    worker: str | None,
+) -> DaskRunError:
+    return DaskRunError(
+        metrics=metrics,
+        task=task,
+        partitions=partitions,
+        n_partitions=n_partitions,
+        attempts=attempts,
+        worker=worker,
+    )
+
+
+def _where(partitions: tuple[int, ...], n_partitions: int) -> str:
+    if not partitions:
+        return f"a dask DataFrame of {n_partitions} partitions"
+    if len(partitions) == 1:
+        return f"dask partition {partitions[0]} of {n_partitions}"
+    return f"the merge of dask partitions {partitions[0]} to {partitions[-1]} of {n_partitions}"

@@ -331,7 +331,7 @@ def compute(
     (CSV, Parquet, a directory or a list of them), Arrow streams (DuckDB results, ADBC readers,
     pyarrow tables, readers and datasets), lazy polars frames and dataframes are read in batches
     (:func:`stickykit.io.batches.iter_batches`); a dask DataFrame runs on its cluster
-    (``stickykit.dask.dask_run``, the ``dask`` extra). Every runner goes through the metrics' own
+    (:func:`stickykit.dask.dask_run`, the ``dask`` extra). Every runner goes through the metrics' own
     ``init``/``update``/``merge``/``finalize``, so the results agree.
 
     Parameters
