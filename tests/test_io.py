@@ -348,16 +348,43 @@ def test_one_unreadable_timestamp_rejects_only_its_row():
 
 
 @pytest.mark.parametrize(
-    "text", ["2024-01-01T10:00+02:00", "2024-01-01T10:00Z", "2024-01-01 10:00-05"]
+    ("text", "utc"),
+    [
+        ("2024-01-01T10:00+02:00", "2024-01-01T08:00"),
+        ("2024-01-01T10:00Z", "2024-01-01T10:00"),
+        ("2024-01-01 10:00-05", "2024-01-01T15:00"),
+        ("2024-01-01T10:00:00.5-0330", "2024-01-01T13:30:00.5"),
+    ],
 )
-def test_text_with_an_offset_is_refused_not_shifted_twice(text):
+def test_text_with_an_offset_is_an_instant_not_shifted_twice(text, utc):
+    """The offset is applied once; ``tz`` only places the naive rows (Paris: UTC+1 in winter)."""
+    frame = load_events(
+        {"customer_id": [1, 2], "timestamp": ["2024-01-01", text]}, tz="Europe/Paris"
+    )
+    assert frame.timestamp.tolist() == [
+        dt.datetime(2023, 12, 31, 23),
+        np.datetime64(utc, "us").astype(dt.datetime),
+    ]
+
+
+def test_offsets_need_no_zone_but_naive_rows_do():
     res = load_events(
-        {"customer_id": [1, 2], "timestamp": ["2024-01-01", text]},
-        tz="Europe/Paris",
+        {"customer_id": [1, 2], "timestamp": ["2024-01-01T10:00+01:00", "2024-01-01T10:00"]},
         errors="quarantine",
     )
     assert res.rejected.tolist() == [1]
-    assert "without a UTC offset" in res.reasons[0].expected
+    assert "naive" in res.reasons[0].expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-01-01T10:00+25:00", "2024-01-01T10:00+1", "2024-01-01T10:00+ab"]
+)
+def test_malformed_offsets_are_refused(text):
+    res = load_events(
+        {"customer_id": [1, 2], "timestamp": ["2024-01-01T09:00Z", text]}, errors="quarantine"
+    )
+    assert res.rejected.tolist() == [1]
+    assert res.reasons[0].expected == "an ISO 8601 date-time"
 
 
 def test_naive_times_without_a_zone_fail_and_say_to_name_it():

@@ -379,6 +379,30 @@ def _has_offset(text: NDArray[np.str_]) -> NDArray[np.bool_]:
     return offset
 
 
+def _split_offset(
+    text: NDArray[np.str_],
+) -> tuple[NDArray[np.str_], NDArray[np.int64], NDArray[np.bool_]]:
+    """ISO text with a UTC offset to (wall-clock text, offset in minutes, offset malformed).
+
+    Accepts ``Z``, ``+hh:mm``, ``+hhmm`` and ``+hh`` (and ``-``), as ISO 8601 does.
+    """
+    upper = np.strings.upper(text)
+    zulu = np.strings.endswith(upper, "Z")
+    sign_at = np.maximum(np.strings.rfind(text, "+"), np.strings.rfind(text, "-"))
+    cut = np.where(zulu, np.strings.str_len(text) - 1, sign_at)
+    base = np.strings.slice(text, 0, cut)
+    tail = np.strings.replace(np.strings.slice(text, cut + 1, None), ":", "")
+    digits = np.where(zulu, "0000", tail)
+    ok = np.strings.isdecimal(digits) & np.isin(np.strings.str_len(digits), (2, 4))
+    digits = np.where(ok, np.strings.ljust(digits, 4, "0"), "0000")
+    hours = np.strings.slice(digits, 0, 2).astype(np.int64)
+    minutes = np.strings.slice(digits, 2, 4).astype(np.int64)
+    ok &= (hours <= 23) & (minutes <= 59)
+    sign = np.where(np.strings.slice(text, sign_at, sign_at + 1) == "-", -1, 1)
+    offset = np.where(zulu, 0, sign * (hours * 60 + minutes)).astype(np.int64)
+    return base, offset, ~ok
+
+
 def _parse_distinct(text: NDArray[np.str_]) -> tuple[NDArray[np.datetime64], NDArray[np.bool_]]:
     """Parse ISO text one distinct value at a time: the slow path, taken only when one is bad."""
     distinct, back = np.unique(text, return_inverse=True)
@@ -403,8 +427,9 @@ def to_time(
     """Times to ``datetime64[us]`` UTC.
 
     ``aware`` says the values are already UTC instants (a timezone-aware dataframe column).
-    Naive values (numpy ``datetime64``, ISO text without offset) need ``tz``; without it every
-    row is a violation that says to name the zone.
+    ISO text with a UTC offset (``Z``, ``+02:00``, ``-0530``) is an instant too. Naive values
+    (numpy ``datetime64``, ISO text without offset) need ``tz``; without it every such row is a
+    violation that says to name the zone.
 
     Examples
     --------
@@ -412,6 +437,10 @@ def to_time(
     >>> t = np.array(["2024-01-01T12:00"], dtype="datetime64[m]")
     >>> to_time(t, "timestamp", tz="Asia/Shanghai", aware=False, allow_missing=False)[0]
     array(['2024-01-01T04:00:00.000000'], dtype='datetime64[us]')
+    >>> text = np.array(["2024-01-01T12:00+08:00", "2024-01-01T04:00:00Z"])
+    >>> to_time(text, "timestamp", tz=None, aware=False, allow_missing=False)[0]
+    array(['2024-01-01T04:00:00.000000', '2024-01-01T04:00:00.000000'],
+          dtype='datetime64[us]')
     """
     values = np.asarray(values)
     found: list[Violation] = []
@@ -422,29 +451,48 @@ def to_time(
         text = np.strings.strip(_as_text(values))
         missing_text = _text_missing(text)
         stamps = np.full(len(values), np.datetime64("NaT", "us"))
-        # numpy would read "+02:00"/"Z" (with a warning) and "now"/"today": refuse them here
-        offset = ~missing_text & _has_offset(text)
-        _keep(
-            violation(
-                field,
-                offset,
-                values,
-                "an ISO 8601 date-time without a UTC offset "
-                "(give offsets as a timezone-aware dataframe column)",
-            ),
-            found,
-        )
-        bad_text = offset | np.isin(np.strings.lower(text), ("now", "today"))
+        # numpy would read "+02:00"/"Z" with a warning and ignore it: offsets are split off
+        # here and applied, so such rows are UTC instants; "now"/"today" are refused
+        with_offset = ~missing_text & _has_offset(text)
+        minutes = np.zeros(0, dtype=np.int64)
+        bad_text = np.isin(np.strings.lower(text), ("now", "today"))
+        if with_offset.any():
+            base, minutes, malformed = _split_offset(text[with_offset])
+            text = text.copy()
+            text[with_offset] = base
+            bad_text[with_offset] = malformed
         parsable = ~missing_text & ~bad_text
         if parsable.any():
             try:
                 stamps[parsable] = text[parsable].astype("datetime64[us]")
             except ValueError:
                 stamps[parsable], bad_text[parsable] = _parse_distinct(text[parsable])
-        _keep(violation(field, bad_text & ~offset, values, "an ISO 8601 date-time"), found)
+        if with_offset.any():
+            stamps[with_offset] -= (minutes * 60_000_000).astype("timedelta64[us]")
+            aware_rows = with_offset & ~bad_text
+        _keep(violation(field, bad_text, values, "an ISO 8601 date-time"), found)
     missing = np.isnat(stamps) & ~bad_text
     if not allow_missing:
         _keep(violation(field, missing, values, "a date-time"), found)
+    if not aware and values.dtype.kind != "M" and with_offset.any():
+        # rows with an offset are instants already; only the others need a zone
+        instants = stamps[aware_rows]
+        naive = ~aware_rows
+        if tz is None:
+            _keep(
+                violation(
+                    field,
+                    naive & ~np.isnat(stamps),
+                    values,
+                    "a timezone-aware time (these are naive: pass tz='UTC' or the zone they "
+                    "were recorded in)",
+                ),
+                found,
+            )
+        else:
+            stamps = _localize(stamps, tz)
+            stamps[aware_rows] = instants
+        return stamps, missing if missing.any() else None, found
     if not aware:
         if tz is None:
             present = ~np.isnat(stamps)

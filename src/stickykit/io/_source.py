@@ -67,6 +67,9 @@ def _from_csv(path: Path, wanted: set[str] | None) -> Columns:
         pacsv = None
     if pacsv is not None:
         table = pacsv.read_csv(path)
+        if table.num_rows == 0:  # a header alone: columns of no type, nothing to convert
+            names = [n for n in table.column_names if wanted is None or n in wanted]
+            return Columns({n: np.empty(0, dtype=object) for n in names}, frozenset(), 0)
         return _from_dataframe(table, wanted)
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
