@@ -44,6 +44,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.behaviour.repurchase",
     "stickykit.metrics.behaviour.engagement",
     "stickykit.models.data",
+    "stickykit.metrics.effect",
+    "stickykit.metrics.profile",
 )
 
 
