@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import importlib.util
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import attrs
 import numpy as np
 
+from stickykit.errors import MissingDependencyError
+
 __all__ = ["MetricResult"]
+
+# columns of MetricResult.to_frame, in order
+_FRAME_COLUMNS = (
+    "metric",
+    "group",
+    "value",
+    "se",
+    "ci_low",
+    "ci_high",
+    "level",
+    "n",
+    "n_missing",
+    "unit",
+    "method",
+    "flags",
+)
+_FLOAT_COLUMNS = ("value", "se", "ci_low", "ci_high", "level")
+_TEXT_COLUMNS = ("metric", "group", "unit", "method", "flags")
+# groups shown by repr and _repr_html_ before "... more groups"
+_REPR_GROUPS = 20
+_HTML_GROUPS = 50
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -29,6 +53,29 @@ def _table(values: Any) -> list[Any]:
     if array.dtype.kind == "f":
         plain[np.isnan(array)] = None
     return plain.tolist()  # type: ignore[no-any-return]
+
+
+def _digits(unit: str) -> int:
+    return 3 if unit == "share" else 1
+
+
+def _shape(values: Any) -> str:
+    return " x ".join(str(d) for d in np.shape(values)) or "scalar"
+
+
+def _narwhals(backend: str) -> Any:
+    if backend not in ("pandas", "polars"):
+        msg = f"backend must be 'pandas' or 'polars', got {backend!r}"
+        raise ValueError(msg)
+    try:
+        import narwhals.stable.v2 as nw  # noqa: PLC0415
+    except ImportError as exc:
+        msg = "to_frame needs narwhals: pip install 'stickykit[dataframe]'"
+        raise MissingDependencyError(msg) from exc
+    if importlib.util.find_spec(backend) is None:
+        msg = f"to_frame(backend={backend!r}) needs {backend}: pip install {backend}"
+        raise MissingDependencyError(msg)
+    return nw
 
 
 def _plain(value: Any) -> Any:
@@ -121,7 +168,7 @@ class MetricResult:
     def _line(self) -> str:
         label = self.metric if self.group is None else f"{self.metric}[{self.group}]"
         unit = f" {self.unit}" if self.unit and self.unit != "share" else ""
-        digits = 3 if self.unit == "share" else 1
+        digits = _digits(self.unit)
         text = f"{label} = {_fmt(self.value, digits)}{unit}"
         if self.ci_low is not None and self.ci_high is not None and self.level is not None:
             low, high = _fmt(self.ci_low, digits), _fmt(self.ci_high, digits)
@@ -149,30 +196,192 @@ class MetricResult:
                 out[field.name] = _plain(value)
         return out
 
+    def __repr__(self) -> str:
+        lines = [self._line()]
+        lines += ["  " + g._line() for g in self.groups[:_REPR_GROUPS]]
+        hidden = len(self.groups) - _REPR_GROUPS
+        if hidden > 0:
+            lines.append(f"  ... {hidden:,} more groups (to_frame() lists them all)")
+        if self.tables:
+            listed = ", ".join(f"{name} ({_shape(v)})" for name, v in self.tables.items())
+            lines.append(f"  tables: {listed}")
+        return "<MetricResult " + "\n".join(lines) + ">"
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The overall row, then one row per group, as plain dicts (the rows of :meth:`to_frame`).
+
+        Keys are ``metric``, ``group`` (the label as text, ``None`` on the overall row),
+        ``value``, ``se``, ``ci_low``, ``ci_high``, ``level`` (``None`` where there is no
+        interval), ``n``, ``n_missing``, ``unit``, ``method`` and ``flags`` (joined by ``"; "``).
+
+        Examples
+        --------
+        >>> from stickykit import compute, get_metric
+        >>> r = compute(get_metric("nps", by="wave"), {"nps": [10, 9, 0, 10], "wave": [1, 1, 2, 2]})
+        >>> [(row["group"], row["value"], row["n"]) for row in r.to_records()]
+        [(None, 50.0, 4), ('1', 100.0, 2), ('2', 0.0, 2)]
+        """
+
+        def record(r: MetricResult, group: str | None) -> dict[str, Any]:
+            return {
+                "metric": r.metric,
+                "group": group,
+                "value": float(r.value),
+                "se": None if r.se is None else float(r.se),
+                "ci_low": None if r.ci_low is None else float(r.ci_low),
+                "ci_high": None if r.ci_high is None else float(r.ci_high),
+                "level": None if r.level is None else float(r.level),
+                "n": int(r.n),
+                "n_missing": int(r.n_missing),
+                "unit": r.unit,
+                "method": r.method,
+                "flags": "; ".join(r.flags),
+            }
+
+        rows = [record(self, None)]
+        rows += [record(g, str(g.group)) for g in self.groups]
+        return rows
+
+    def to_frame(
+        self,
+        backend: Literal["pandas", "polars"] = "pandas",
+        *,
+        tables: Sequence[str] | None = None,
+    ) -> Any:
+        """The result as a tidy pandas or polars DataFrame.
+
+        Parameters
+        ----------
+        backend : {"pandas", "polars"}
+            The library of the returned frame. stickykit builds it through narwhals (the
+            ``dataframe`` extra), so either library works and neither is imported otherwise.
+        tables : sequence of str, optional
+            Instead of the summary, these 1-D arrays of ``tables`` (all of one length) as
+            columns, e.g. ``["times", "survival", "ci_low", "ci_high"]`` of a survival curve.
+
+        Returns
+        -------
+        pandas.DataFrame or polars.DataFrame
+            By default one row for the overall result, then one per group, with the columns
+            of :meth:`to_records`: ``metric, group, value, se, ci_low, ci_high, level, n,
+            n_missing, unit, method, flags``. ``group`` holds each label as text and is
+            missing on the overall row; a value or interval that does not exist is missing
+            (NaN in pandas, null in polars), never 0.
+
+        Raises
+        ------
+        stickykit.errors.MissingDependencyError
+            When narwhals or the chosen library is not installed; the message names what to
+            install.
+        ValueError
+            For an unknown backend, an unknown table name, a table that is not 1-D, or tables
+            of different lengths.
+
+        Examples
+        --------
+        >>> from stickykit import compute, get_metric
+        >>> r = compute(get_metric("nps", by="wave"), {"nps": [10, 9, 0, 10], "wave": [1, 1, 2, 2]})
+        >>> df = r.to_frame()  # pandas
+        >>> df[["group", "value", "n", "n_missing"]]
+          group  value  n  n_missing
+        0  None   50.0  4          0
+        1     1  100.0  2          0
+        2     2    0.0  2          0
+        >>> r.to_frame("polars").columns
+        ['metric', 'group', 'value', 'se', 'ci_low', 'ci_high', 'level', 'n', 'n_missing', 'unit', 'method', 'flags']
+        """
+        nw = _narwhals(backend)
+        if tables is not None:
+            return nw.from_dict(self._table_columns(tables), backend=backend).to_native()
+        polars = backend == "polars"
+        rows = self.to_records()
+        data: dict[str, Any] = {}
+        for column in _FRAME_COLUMNS:
+            values = [row[column] for row in rows]
+            if column in _FLOAT_COLUMNS:
+                # missing is NaN in pandas and null in polars
+                data[column] = (
+                    [None if v is None or math.isnan(v) else v for v in values]
+                    if polars
+                    else np.array(values, dtype=np.float64)
+                )
+            elif column in ("n", "n_missing"):
+                data[column] = np.array(values, dtype=np.int64)
+            else:
+                data[column] = values
+        frame = nw.from_dict(data, backend=backend)
+        if polars:
+            # name the types of columns that may be all null; pandas, told String, would turn
+            # None into the text "None", so there the object columns stay as inferred
+            types = {c: nw.String() for c in _TEXT_COLUMNS} | {
+                c: nw.Float64() for c in _FLOAT_COLUMNS
+            }
+            frame = frame.with_columns(nw.col(c).cast(t) for c, t in types.items())
+        return frame.to_native()
+
+    def _table_columns(self, names: Sequence[str]) -> dict[str, Any]:
+        if isinstance(names, str):
+            names = [names]
+        columns: dict[str, Any] = {}
+        for name in names:
+            if name not in self.tables:
+                listed = ", ".join(self.tables) or "none"
+                msg = f"{self.metric} has no table {name!r} (tables: {listed})"
+                raise ValueError(msg)
+            values = np.asarray(self.tables[name])
+            if values.ndim != 1:
+                msg = (
+                    f"table {name!r} of {self.metric} is {_shape(values)}, not 1-D; "
+                    "read it from result.tables"
+                )
+                raise ValueError(msg)
+            columns[name] = values
+        lengths = {name: len(v) for name, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            msg = f"tables of different lengths cannot share a frame: {lengths}"
+            raise ValueError(msg)
+        return columns
+
     def _repr_html_(self) -> str:
         esc = html.escape
+        level = f"{self.level:.0%} " if self.level is not None else ""
         head = (
-            "<tr><th>group</th><th>value</th><th>CI</th><th>n</th><th>missing</th>"
-            "<th>flags</th></tr>"
+            f"<tr><th>group</th><th>value</th><th>{esc(level)}CI</th><th>n</th>"
+            "<th>missing</th><th>flags</th></tr>"
         )
 
         def row(r: MetricResult, label: str) -> str:
+            digits = _digits(r.unit)
             ci = (
-                f"{_fmt(r.ci_low)} to {_fmt(r.ci_high)}"
+                f"{_fmt(r.ci_low, digits)} to {_fmt(r.ci_high, digits)}"
                 if r.ci_low is not None and r.ci_high is not None
                 else "n/a"
             )
             return (
-                f"<tr><td>{esc(label)}</td><td>{_fmt(r.value)}</td><td>{esc(ci)}</td>"
+                f"<tr><td>{label}</td><td>{esc(_fmt(r.value, digits))}</td><td>{esc(ci)}</td>"
                 f"<td>{r.n:,}</td><td>{r.n_missing:,}</td>"
                 f"<td>{esc('; '.join(r.flags))}</td></tr>"
             )
 
-        rows = [row(self, "all")] + [row(g, str(g.group)) for g in self.groups]
-        level = f"{self.level:.0%} " if self.level is not None else ""
+        rows = [row(self, "<em>overall</em>")]
+        rows += [row(g, esc(str(g.group))) for g in self.groups[:_HTML_GROUPS]]
+        hidden = len(self.groups) - _HTML_GROUPS
+        if hidden > 0:
+            rows.append(
+                f'<tr><td colspan="6">... {hidden:,} more groups '
+                "(to_frame() lists them all)</td></tr>"
+            )
+        unit = f" ({esc(self.unit)})" if self.unit else ""
         caption = (
-            f"<caption>{esc(self.metric)} ({esc(self.unit)}); {level}interval: "
+            f"<caption><b>{esc(self.metric)}</b>{unit}; {esc(level)}interval: "
             f"{esc(self.method)}</caption>"
         )
-        foot = f"<p><small>{esc(self.reference)}; stickykit {esc(self.version)}</small></p>"
-        return f"<table>{caption}{head}{''.join(rows)}</table>{foot}"
+        parts = [f"<table>{caption}{head}{''.join(rows)}</table>"]
+        if self.tables:
+            listed = ", ".join(
+                f"<code>{esc(str(name))}</code> ({esc(_shape(v))})"
+                for name, v in self.tables.items()
+            )
+            parts.append(f"<p><small>tables: {listed}</small></p>")
+        parts.append(f"<p><small>{esc(self.reference)}; stickykit {esc(self.version)}</small></p>")
+        return "".join(parts)
