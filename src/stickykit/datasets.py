@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from stickykit._programme_data import programme_events
 from stickykit.frames import EventFrame, SurveyFrame
 from stickykit.instruments import Instrument, Item
 from stickykit.io import load_events, load_survey
@@ -41,6 +42,7 @@ __all__ = [
     "load_telco",
     "messy_transactions",
     "npsgame_columns",
+    "programme_events",
     "synthetic_survey",
 ]
 

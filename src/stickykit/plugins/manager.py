@@ -44,6 +44,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.behaviour.repurchase",
     "stickykit.metrics.behaviour.engagement",
     "stickykit.models.data",
+    "stickykit.metrics.programme.points",
+    "stickykit.metrics.programme.tiers",
+    "stickykit.metrics.programme.complaints",
+    "stickykit.metrics.programme.recovery",
+    "stickykit.metrics.programme.lifecycle",
     "stickykit.metrics.effect",
     "stickykit.metrics.profile",
 )
