@@ -29,6 +29,7 @@ from distributed import Client, LocalCluster
 
 import stickykit.dask as sdask
 from stickykit.dask import DaskRunError, dask_run
+from stickykit.datasets import programme_events
 from stickykit.engine._compute import compute, compute_states
 from stickykit.errors import (
     InsufficientDataError,
@@ -86,10 +87,12 @@ def survey_data(n: int = 60, seed: int = 7) -> pd.DataFrame:
 
 
 def event_data(n: int = 80, seed: int = 11) -> pd.DataFrame:
-    """Purchases and visits of 15 customers over 400 days."""
+    """Purchases and visits of 15 customers over 400 days, then the programme events
+    (enrollments, points, tiers, complaints) of 150 other customers, so that every
+    registered events metric has something to compute."""
     rng = np.random.default_rng(seed)
     seconds = 1_700_000_000 + rng.integers(0, 400 * 86_400, n)
-    return pd.DataFrame(
+    shop = pd.DataFrame(
         {
             "event_id": np.arange(n),
             "customer_id": rng.integers(0, 15, n),
@@ -97,10 +100,24 @@ def event_data(n: int = 80, seed: int = 11) -> pd.DataFrame:
             "kind": rng.choice(["purchase", "visit"], n),
             "amount": rng.integers(0, 100_000, n) / 100,
             "quantity": rng.integers(1, 6, n),
-            "order_id": 5_000 + np.arange(n),
+            "order_id": (5_000 + np.arange(n)).astype(str),
             "currency": "USD",
         }
     )
+    programme = programme_events(150, seed=seed)
+    members = pd.DataFrame(
+        {
+            "event_id": n + np.arange(len(programme)),
+            "customer_id": 1_000 + programme.customer_id,
+            "timestamp": pd.to_datetime(programme.timestamp).tz_localize("UTC"),
+            "kind": programme.kind,
+            "amount": programme.amount,
+            "quantity": programme.quantity,
+            "order_id": programme.order_id,
+            "currency": "USD",
+        }
+    )
+    return pd.concat([shop, members], ignore_index=True)
 
 
 def customer_data(n: int = 40, seed: int = 13) -> pd.DataFrame:

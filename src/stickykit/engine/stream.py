@@ -121,10 +121,13 @@ def _loader(kind: str) -> Callable[..., Any]:
     return loaders[kind]
 
 
-def _reraise(exc: ValidationError, batch: Batch, rows: NDArray[np.int64]) -> ValidationError:
+def _reraise(
+    exc: ValidationError, batch: Batch, rows: NDArray[np.int64], first_row: int = 0
+) -> ValidationError:
+    """The error with its row turned into a source row (``first_row``: the frame's offset)."""
     row = exc.row
-    if row is not None and 0 <= row < len(rows):
-        row = int(rows[row])
+    if row is not None and 0 <= row - first_row < len(rows):
+        row = int(rows[row - first_row])
     return ValidationError(
         record=exc.record,
         field=exc.field,
@@ -204,14 +207,19 @@ def _load(batch: Batch, options: _Options, metrics: Sequence[Metric]) -> tuple[A
         frame = loaded
     if options.kind == "events" and "event_id" not in _present_fields(batch, options):
         frame = attrs.evolve(frame, event_id=rows.copy())
+    # rows a metric reports (or keeps for its messages) start at the batch's first source row
+    first = int(rows[0]) if len(rows) else 0
+    frame = attrs.evolve(frame, first_row=first)
     if options.errors == "quarantine":
         checked = [v for m in metrics if hasattr(m, "check") for v in m.check(frame)]
         checked = [v for v in checked if len(v)]
         if checked:
-            bad = rejected_rows(checked, len(frame))
+            bad = rejected_rows(checked, len(frame)) - first
             keep = np.ones(len(frame), dtype=bool)
             keep[bad] = False
-            violations += [attrs.evolve(v, rows=rows[v.rows].astype(np.int64)) for v in checked]
+            violations += [
+                attrs.evolve(v, rows=rows[v.rows - first].astype(np.int64)) for v in checked
+            ]
             frame = frame.filter(keep)
             rows = rows[keep]
     all_violations = list(batch.problems) + violations
@@ -247,7 +255,7 @@ def _update(
     try:
         states = [m.update(s, frame) for m, s in zip(metrics, states, strict=True)]
     except ValidationError as exc:
-        raise _reraise(exc, batch, rows) from exc
+        raise _reraise(exc, batch, rows, frame.first_row) from exc
     return states, summary
 
 

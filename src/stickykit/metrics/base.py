@@ -44,6 +44,7 @@ from stickykit.errors import StateMismatchError
 from stickykit.metrics._result import MetricResult
 
 __all__ = [
+    "DIAGNOSTIC",
     "InputKind",
     "Metric",
     "MetricBase",
@@ -169,8 +170,16 @@ def check_fingerprints(metric_name: str, a: Any, b: Any) -> None:
         raise StateMismatchError(msg)
 
 
+#: attrs field metadata marking a state field kept only for messages (source row numbers):
+#: it depends on how the data were read, so :func:`states_equal` does not compare it.
+DIAGNOSTIC = "stickykit_diagnostic"
+
+
 def states_equal(a: Any, b: Any, *, rtol: float = 1e-12, atol: float = 1e-12) -> bool:
     """Field-by-field equality of two states: exact for integers and labels, close for floats.
+
+    Fields whose attrs metadata holds :data:`DIAGNOSTIC` (row numbers kept for error messages)
+    are not compared.
 
     Examples
     --------
@@ -186,6 +195,7 @@ def states_equal(a: Any, b: Any, *, rtol: float = 1e-12, atol: float = 1e-12) ->
     return all(
         _values_equal(getattr(a, f.name), getattr(b, f.name), rtol, atol)
         for f in attrs.fields(type(a))
+        if not f.metadata.get(DIAGNOSTIC, False)
     )
 
 

@@ -44,6 +44,7 @@ from stickykit.core.arrays import unique_codes
 from stickykit.frames import EventFrame
 from stickykit.io.events import currency_violations
 from stickykit.io.validate import Violation, violation
+from stickykit.metrics.base import DIAGNOSTIC
 from stickykit.stats.intervals import check_alpha
 
 __all__ = [
@@ -154,7 +155,9 @@ class Ledger:
     events : numpy.ndarray
         Input events aggregated into the entry (int64).
     row : numpy.ndarray
-        The lowest input row of those events (int64), for error messages.
+        The lowest input row of those events (int64), for error messages only: it depends on
+        how the rows were read (a dask partition numbers its own rows), so state equality
+        leaves it out (:data:`stickykit.metrics.base.DIAGNOSTIC`).
 
     Examples
     --------
@@ -168,7 +171,7 @@ class Ledger:
     label: NDArray[np.str_] = attrs.field(factory=_empty_labels)
     points: NDArray[np.int64] = attrs.field(factory=_empty_int)
     events: NDArray[np.int64] = attrs.field(factory=_empty_int)
-    row: NDArray[np.int64] = attrs.field(factory=_empty_int)
+    row: NDArray[np.int64] = attrs.field(factory=_empty_int, metadata={DIAGNOSTIC: True})
 
     def __len__(self) -> int:
         return len(self.time_us)
