@@ -45,7 +45,6 @@ from typing import Any, ClassVar, Literal
 import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from stickykit.core._time import us_to_datetime
 from stickykit.core.periods import period_index
@@ -131,6 +130,8 @@ def standardise(values: ArrayLike, method: str = "percentile") -> NDArray[np.flo
     >>> standardise([5.0, float("nan"), 5.0]).tolist()
     [50.0, nan, 50.0]
     """
+    from scipy import stats  # noqa: PLC0415 - scipy loads only when used
+
     x = np.asarray(values, dtype=np.float64)
     out = np.full(x.shape, np.nan)
     seen = np.isfinite(x)
@@ -763,6 +764,8 @@ def _segment_table(
     labels: NDArray[Any],
     alpha: float,
 ) -> dict[str, NDArray[Any]]:
+    from scipy import stats  # noqa: PLC0415 - scipy loads only when used
+
     rows: dict[str, list[Any]] = {
         k: [] for k in ("segment", "score", "n", "mean", "sd", "se", "ci_low", "ci_high")
     }

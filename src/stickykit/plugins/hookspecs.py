@@ -12,6 +12,12 @@ A plugin module registers metrics like this (``Shout`` is any metric class):
 >>> @hookimpl
 ... def register_metrics(register):
 ...     pass
+
+and report sections like this (see :class:`stickykit.report.ReportSection`):
+
+>>> @hookimpl
+... def register_report_sections(register):
+...     pass
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["PROJECT", "hookimpl", "hookspec", "register_instruments", "register_metrics"]
+__all__ = [
+    "PROJECT",
+    "hookimpl",
+    "hookspec",
+    "register_instruments",
+    "register_metrics",
+    "register_report_sections",
+]
 
 #: The pluggy project name, also the entry-point group third-party plugins use.
 PROJECT = "stickykit"
@@ -59,6 +72,25 @@ def register_instruments(register: Callable[[Any], None]) -> None:
         Call ``register(instrument)`` once per :class:`stickykit.instruments.Instrument`
         (typically loaded with ``Instrument.from_toml``). The registry records the plugin it
         came from and refuses a name already taken, naming both plugins.
+
+    Returns
+    -------
+    None
+    """
+
+
+@hookspec
+def register_report_sections(register: Callable[[Any], None]) -> None:
+    """Register sections of the HTML report.
+
+    Parameters
+    ----------
+    register : callable
+        Call ``register(section)`` once per :class:`stickykit.report.ReportSection` (a key,
+        a title, ``build(context) -> SectionContent``, a position and the data it needs).
+        The report's section registry checks the object, records the plugin it came from,
+        and refuses a key already taken, naming both plugins. The built-in sections are
+        registered through this same hook (:mod:`stickykit.report.sections`).
 
     Returns
     -------

@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "stickykit.metrics.programme.lifecycle",
     "stickykit.metrics.effect",
     "stickykit.metrics.profile",
+    "stickykit.report.sections",
 )
 
 

@@ -74,7 +74,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from stickykit.errors import InsufficientDataError, MissingDependencyError, ValidationError
 from stickykit.stats.bootstrap import check_seed, generator
@@ -707,6 +706,8 @@ def _interval(
 
 
 def _pretrend(cells: _Cells) -> PretrendTest:
+    from scipy import stats  # noqa: PLC0415 - scipy loads only when used
+
     k = np.flatnonzero((cells.kind == "pre") & np.isfinite(cells.att))
     if len(k) == 0:
         return PretrendTest(statistic=math.nan, df=0, p_value=math.nan, n_cells=0)
