@@ -61,6 +61,14 @@ DEMO_SECTIONS = {
     "tiers",
     "clv",
     "alerts",
+    # on the demo's generated programme data, a third, separate source
+    "programme",
+    "programme_tiers",
+    "complaints",
+    "complaint_recovery",
+    "lifecycle",
+    "programme_effect",
+    "stickiness_profile",
     "quality",
 }
 

@@ -1002,7 +1002,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--events", metavar="FILE", help="events (.csv or .parquet)")
     report.add_argument("--survey", metavar="FILE", help="survey answers (.csv or .parquet)")
-    report.add_argument("--demo", action="store_true", help="the bundled CDNOW and NPSgame data")
+    report.add_argument(
+        "--demo",
+        action="store_true",
+        help="the bundled CDNOW and NPSgame data, and generated programme data",
+    )
     report.add_argument(
         "-o", "--output", default="report.html", metavar="FILE", help="default: report.html"
     )

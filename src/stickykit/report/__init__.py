@@ -38,6 +38,7 @@ from stickykit.report._content import (
     Table,
 )
 from stickykit.report._context import ReportContext
+from stickykit.report._programme import ProgrammeData, demo_programme_data
 from stickykit.report._quality import QualityRecord, quality_record
 from stickykit.report._registry import (
     DuplicateSectionError,
@@ -54,6 +55,7 @@ __all__ = [
     "Export",
     "KeyFigure",
     "OmittedSection",
+    "ProgrammeData",
     "QualityRecord",
     "Report",
     "ReportContext",
@@ -64,5 +66,6 @@ __all__ = [
     "Table",
     "build_report",
     "create_section_registry",
+    "demo_programme_data",
     "quality_record",
 ]

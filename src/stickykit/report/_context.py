@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from stickykit.metrics._result import MetricResult
     from stickykit.plugins.registry import Registry
     from stickykit.report._content import Chart
+    from stickykit.report._programme import ProgrammeData
     from stickykit.report._quality import QualityRecord
 
 __all__ = ["ReportContext"]
@@ -53,6 +54,10 @@ class ReportContext:
         Room for computations that several sections share (histories, fitted models).
     quality : tuple of QualityRecord
         Rows read, accepted and quarantined per source.
+    programme : ProgrammeData or None
+        A separate source of programme data (the demo's generated events and survey
+        answers), read by the programme sections instead of :attr:`events`; ``None`` when
+        they read :attr:`events`.
 
     Examples
     --------
@@ -81,6 +86,7 @@ class ReportContext:
         pseudonymiser: Pseudonymiser | None = None,
         workers: int = 1,
         quality: Sequence[QualityRecord] = (),
+        programme: ProgrammeData | None = None,
     ) -> None:
         self.events = events
         self.survey = survey
@@ -92,10 +98,45 @@ class ReportContext:
         self.workers = workers
         self.cache: dict[str, Any] = {}
         self.quality = tuple(quality)
+        self.programme = programme
         self._options = {str(k): dict(v) for k, v in (options or {}).items()}
         self._pseudonymiser = pseudonymiser
         self._translations = translations(self.lang)
         self._results: dict[tuple[str, int, str], MetricResult] = {}
+
+    def derive(
+        self,
+        *,
+        events: EventFrame | None,
+        survey: SurveyFrame | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> ReportContext:
+        """A context over other data (a separate source), with its own ``as_of`` and cache.
+
+        The language, options, pseudonyms, registry, workers and quality records are shared;
+        results computed on one context are never mixed with the other's.
+
+        Examples
+        --------
+        >>> import stickykit
+        >>> from stickykit.plugins.registry import create_registry
+        >>> ctx = ReportContext(survey=stickykit.datasets.load_npsgame(),
+        ...                     registry=create_registry())
+        >>> other = ctx.derive(events=None, survey=None)
+        >>> other.survey is None, other.registry is ctx.registry, other.cache is ctx.cache
+        (True, True, False)
+        """
+        return ReportContext(
+            registry=self.registry,
+            events=events,
+            survey=survey,
+            as_of=as_of,
+            lang=self.lang,
+            options=self._options,
+            pseudonymiser=self._pseudonymiser,
+            workers=self.workers,
+            quality=self.quality,
+        )
 
     @property
     def pseudonymised(self) -> bool:

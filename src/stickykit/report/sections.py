@@ -4,23 +4,37 @@ This module is a plugin like any other: :func:`register_report_sections` registe
 built-in :class:`~stickykit.report.ReportSection`, exactly as a third-party plugin registers
 its own. In page order:
 
-============== ====== ================================================================
-key            needs  what it shows
-============== ====== ================================================================
-nps            survey Net Promoter Score with its interval; trend by wave or month;
-                      by segment
-csat           survey CSAT (top-2-box share) with its interval and trend
-loyalty_curve  survey loyalty rate per satisfaction level, fitted zones, top-box ratio
-servqual       survey SERVQUAL gaps by dimension (when the survey has the items)
-cohorts        events acquisition-cohort retention heatmap and pooled curve
-survival       events Kaplan-Meier survival of customers
-dau_mau        events calendar-month DAU/MAU
-rfm            events RFM segment sizes and revenue
-tiers          events Lorenz curve, Gini, ABC classes, top shares
-clv            events predicted CLV distribution (BG/NBD + Gamma-Gamma)
-alerts         events churn-risk alert list (MBG/NBD, recency gap, frequency drop)
-quality        none   rows read, accepted and quarantined per source, with reasons
-============== ====== ================================================================
+================== ====== ============================================================
+key                needs  what it shows
+================== ====== ============================================================
+nps                survey Net Promoter Score with its interval; trend by wave or month;
+                          by segment
+csat               survey CSAT (top-2-box share) with its interval and trend
+loyalty_curve      survey loyalty rate per satisfaction level, fitted zones, top-box ratio
+servqual           survey SERVQUAL gaps by dimension (when the survey has the items)
+cohorts            events acquisition-cohort retention heatmap and pooled curve
+survival           events Kaplan-Meier survival of customers
+dau_mau            events calendar-month DAU/MAU
+rfm                events RFM segment sizes and revenue
+tiers              events Lorenz curve, Gini, ABC classes, top shares
+clv                events predicted CLV distribution (BG/NBD + Gamma-Gamma)
+alerts             events churn-risk alert list (MBG/NBD, recency gap, frequency drop)
+programme          events loyalty programme: enrolment, active members, redemption,
+                          breakage per issue cohort, points liability (user's values)
+programme_tiers    events members per tier and the tier migration matrix
+complaints         events complaint rate, time to resolution, resolved-within shares,
+                          first-contact resolution
+complaint_recovery events repurchase and retention after a complaint, against matched
+                          customers; the naive gap beside it
+lifecycle          events life-cycle stages and the stage-transition matrix
+programme_effect   events matched, staggered programme effect; naive gap; pre-trends
+stickiness_profile events behavioural, attitudinal and cognitive scores by segment
+quality            none   rows read, accepted and quarantined per source, with reasons
+================== ====== ============================================================
+
+The programme sections read the programme, complaint and purchase kinds of the events, or a
+separate source of programme data (:class:`~stickykit.report.ProgrammeData`: the demo's
+generated data).
 
 Examples
 --------
@@ -44,6 +58,15 @@ from stickykit.report._behaviour import (
 from stickykit.report._common import N_
 from stickykit.report._content import Basis, ReportSection, SectionContent, Table
 from stickykit.report._predictive import build_alerts, build_clv
+from stickykit.report._programme import (
+    build_complaint_recovery,
+    build_complaints,
+    build_lifecycle,
+    build_programme,
+    build_programme_effect,
+    build_programme_tiers,
+    build_stickiness_profile,
+)
 from stickykit.report._survey import build_csat, build_loyalty_curve, build_nps, build_servqual
 
 if TYPE_CHECKING:
@@ -178,6 +201,23 @@ BUILTIN_SECTIONS: tuple[ReportSection, ...] = (
     _section("tiers", N_("Value tiers and concentration"), build_tiers, 240, "events"),
     _section("clv", N_("Predicted customer lifetime value"), build_clv, 300, "events"),
     _section("alerts", N_("Churn-risk alerts"), build_alerts, 310, "events"),
+    _section(
+        "programme", N_("Loyalty programme: members and points"), build_programme, 400, "events"
+    ),
+    _section("programme_tiers", N_("Programme tiers"), build_programme_tiers, 410, "events"),
+    _section("complaints", N_("Complaints and their handling"), build_complaints, 420, "events"),
+    _section(
+        "complaint_recovery",
+        N_("Service recovery after complaints"),
+        build_complaint_recovery,
+        430,
+        "events",
+    ),
+    _section("lifecycle", N_("Life-cycle stages"), build_lifecycle, 440, "events"),
+    _section("programme_effect", N_("Programme effect"), build_programme_effect, 450, "events"),
+    _section(
+        "stickiness_profile", N_("Stickiness profile"), build_stickiness_profile, 460, "events"
+    ),
     _section("quality", N_("Data quality"), build_quality, 900),
 )
 
