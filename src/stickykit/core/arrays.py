@@ -43,6 +43,27 @@ def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
     return ordered[keep]
 
 
+def sorted_union(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
+    """The sorted distinct values of two sorted arrays (as ``numpy.union1d``).
+
+    A stable sort of the concatenation merges the two sorted runs in linear time; numpy 2.4's
+    ``union1d`` goes through its slow ``unique`` (see :func:`sorted_unique`) and was about 80
+    times slower on two arrays of 2 x 10^6 customer ids.
+
+    Examples
+    --------
+    >>> sorted_union(np.array([1, 3, 5]), np.array([2, 3, 9])).tolist()
+    [1, 2, 3, 5, 9]
+    """
+    both = np.sort(np.concatenate([a, b]), kind="stable")
+    if len(both) < 2:
+        return both
+    keep = np.empty(len(both), dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
+
+
 def dense_offsets(values: NDArray[Any]) -> tuple[int, int, NDArray[np.intp]] | None:
     """``(lo, size, values - lo)`` for densely spread integers, else ``None``.
 

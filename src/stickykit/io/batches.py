@@ -460,7 +460,8 @@ def _parquet_batches(path: Path, size: int, wanted: set[str] | None) -> BatchStr
 
     name = str(path)
     try:
-        handle = pq.ParquetFile(path)
+        # without pre-buffering: pyarrow would otherwise keep every row group read so far
+        handle = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, ValueError) as exc:
         raise SourceError(source=name, batch=None, row=None, reason=_first_line(exc)) from exc
     total = handle.metadata.num_rows

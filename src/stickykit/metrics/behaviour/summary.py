@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
-from stickykit.core.arrays import dense_offsets, unique_codes
+from stickykit.core.arrays import dense_offsets, sorted_union, unique_codes
 from stickykit.core.periods import Period, check_period, period_index
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
@@ -469,7 +469,7 @@ class CustomerSummary(MetricBase):
             return a
         if len(a) == 0:
             return b
-        ids = np.union1d(a.customer_id, b.customer_id)
+        ids = sorted_union(a.customer_id, b.customer_id)
         ia = np.searchsorted(ids, a.customer_id)
         ib = np.searchsorted(ids, b.customer_id)
         n = len(ids)
