@@ -351,3 +351,20 @@ def test_cdnow_days_active() -> None:
     assert r.tables["customers"][-1].tolist() == expected.astype(float).tolist()
     assert r.n == 138 and r.value == pytest.approx(june.mean())
     assert r.tables["customers"].shape == (18, 31)
+
+
+def test_dau_mau_summed_over_customer_blocks_equals_one_block(monkeypatch):
+    """finalize lists (customer, day) pairs a block of customers at a time; sums are exact."""
+    from stickykit.datasets import load_cdnow
+    from stickykit.metrics.behaviour import engagement
+
+    events = load_cdnow(sample=True)
+    metric = engagement.DauMauRatio()
+    state = metric.update(metric.init(), events)
+    whole = metric.finalize(state)
+    monkeypatch.setattr(engagement, "_BLOCK", 7)
+    blocks = metric.finalize(state)
+    assert len(state) > 7 * 100  # many blocks
+    for key in ("dau", "wau", "mau", "ratio", "customers_by_days_active"):
+        np.testing.assert_array_equal(whole.tables[key], blocks.tables[key])
+    assert (whole.value, whole.n, whole.ci_low) == (blocks.value, blocks.n, blocks.ci_low)

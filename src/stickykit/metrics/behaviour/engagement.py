@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -130,6 +131,25 @@ def trailing_active(
     steps = np.bincount(days - first, minlength=size + window + 1)
     steps -= np.bincount(stop - first, minlength=size + window + 1)
     return np.cumsum(steps)[:size].astype(np.int64)
+
+
+#: Customers whose (customer, active day) pairs are listed at once in ``finalize``.
+_BLOCK = 250_000
+
+
+def _customer_blocks(state: CustomerSummaryState) -> Iterator[CustomerSummaryState]:
+    """The state in blocks of at most :data:`_BLOCK` customers (views, no copy)."""
+    for start in range(0, max(len(state), 1), _BLOCK):
+        stop = start + _BLOCK
+        yield attrs.evolve(
+            state,
+            customer_id=state.customer_id[start:stop],
+            first_us=state.first_us[start:stop],
+            last_us=state.last_us[start:stop],
+            n_events=state.n_events[start:stop],
+            monetary=state.monetary[start:stop],
+            active=state.active[start:stop],
+        )
 
 
 def _check_window(instance: Any, attribute: Any, value: Any) -> None:
@@ -253,13 +273,23 @@ class DauMauRatio(_EngagementMetric):
         """The daily series and the ratio over the last complete window."""
         span = observed_span(self.name, state, as_of, self.zone)
         first, last, w = span.first, span.last, self.window
-        rows, days = active_days(state, first, last)
         offset = np.arange(last - first + 1)
-        dau = daily_active(days, first, last)
         wau_ok = offset >= _WEEK - 1
         mau_ok = offset >= w - 1
-        wau = np.where(wau_ok, trailing_active(rows, days, first, last, _WEEK), np.nan)
-        mau_count = trailing_active(rows, days, first, last, w)
+        # every count is a sum over customers: add it up over blocks of customers, so that
+        # the (customer, day) pairs of one block only are in memory at a time
+        dau = np.zeros(len(offset), np.int64)
+        wau_count = np.zeros(len(offset), np.int64)
+        mau_count = np.zeros(len(offset), np.int64)
+        in_window: list[NDArray[np.int64]] = []
+        for block in _customer_blocks(state):
+            rows, days = active_days(block, first, last)
+            dau += daily_active(days, first, last)
+            wau_count += trailing_active(rows, days, first, last, _WEEK)
+            mau_count += trailing_active(rows, days, first, last, w)
+            if mau_ok[-1]:
+                in_window.append(row_counts(rows[days > last - w])[1])
+        wau = np.where(wau_ok, wau_count, np.nan)
         mau = np.where(mau_ok, mau_count, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(mau_ok & (mau_count > 0), dau / np.maximum(mau_count, 1), np.nan)
@@ -268,8 +298,7 @@ class DauMauRatio(_EngagementMetric):
         value = se = low = high = math.nan
         n = 0
         if mau_ok[-1]:
-            inside = days > last - w
-            _, active = row_counts(rows[inside])
+            active = np.concatenate(in_window) if in_window else np.zeros(0, np.int64)
             n = len(active)
             histogram = np.bincount(active, minlength=w + 1)[1:].astype(np.float64)
             if n:
