@@ -5,12 +5,19 @@ parameters on their natural scale) and a deterministic starting point. This modu
 rest, identically for every model:
 
 1. **Optimise** the mean negative log-likelihood over log-parameters (every parameter is
-   positive) with scipy's L-BFGS-B and the analytic gradient, then polish with Newton steps
-   on the Hessian until the largest gradient component of the mean log-likelihood is below
-   ``tol``.
-2. **Hessian** of the total log-likelihood in log-parameters, by central differences of the
-   analytic gradient; its eigenvalues must all be positive and its condition number at most
-   :data:`MAX_CONDITION`, else :class:`~stickykit.errors.FitError` says why.
+   positive) until the largest gradient component of the mean log-likelihood is below
+   ``tol / 100``. A model with an analytic Hessian (``_analytic_hessian``, with
+   ``_loglik_sums``) is fitted by Newton's method (``stickykit.models._newton``), a
+   handful of likelihood evaluations. With at least four times ``_SUBSAMPLE`` patterns
+   the search starts where the same fit to every k-th pattern (about ``_SUBSAMPLE`` of
+   them) ends; a model without an analytic Hessian then takes quasi-Newton (BFGS) steps on
+   all the data starting from that sample's Hessian, whose relative sampling error is a few
+   per cent. Otherwise, or where those do not reach a strict minimum, scipy's L-BFGS-B with
+   the analytic gradient runs from the deterministic start, then Newton steps polish.
+2. **Hessian** of the total log-likelihood in log-parameters, analytic where the model has
+   it, else by central differences of the analytic gradient; its eigenvalues must all be
+   positive and its condition number at most :data:`MAX_CONDITION`, else
+   :class:`~stickykit.errors.FitError` says why.
 3. **Uncertainty**: the inverse Hessian is the covariance of the log-parameters; standard
    errors on the natural scale follow by the delta method
    (:math:`\operatorname{se}(\theta) = \theta \operatorname{se}(\log\theta)`) and intervals
@@ -62,6 +69,7 @@ from scipy import optimize, stats
 from stickykit.errors import FitError, NotFittedError
 from stickykit.io.statefile import load_arrays, save_arrays
 from stickykit.models._histories import Patterns, compress  # noqa: F401 (doctest)
+from stickykit.models._newton import newton_minimize
 
 __all__ = [
     "MAX_CONDITION",
@@ -76,6 +84,8 @@ MAX_CONDITION = 1e10
 #: Log-parameters are kept in [-LOG_BOUND, LOG_BOUND]; an estimate on the bound is refused.
 LOG_BOUND = 20.0
 _HESSIAN_STEP = 1e-5
+#: Patterns in the sample whose fit starts the search on large data (module docstring).
+_SUBSAMPLE = 32768
 
 
 @attrs.frozen
@@ -89,7 +99,7 @@ class FitDiagnostics:
     converged : bool
         The largest gradient component of the mean log-likelihood is below ``tol``.
     iterations : int
-        L-BFGS-B iterations plus Newton steps.
+        L-BFGS-B iterations plus Newton steps, or the (quasi-)Newton steps on all the data.
     max_abs_gradient : float
         Largest absolute component of the gradient of the **total** log-likelihood with
         respect to the log-parameters, at the estimate.
@@ -261,6 +271,8 @@ class LikelihoodModel(abc.ABC):
 
     param_names: ClassVar[tuple[str, ...]]
     reference: ClassVar[str]
+    #: ``_loglik_sums`` gives the Hessian: fit by Newton's method first.
+    _analytic_hessian: ClassVar[bool] = False
 
     def __init__(self, *, penalizer: float = 0.0, level: float = 0.95, tol: float = 1e-7) -> None:
         if not (np.isfinite(penalizer) and penalizer >= 0):
@@ -280,6 +292,7 @@ class LikelihoodModel(abc.ABC):
         self.n_customers_: float = 0.0
         self.time_unit_: str = ""
         self.diagnostics_: FitDiagnostics | None = None
+        self._last_loglik: tuple[Patterns, NDArray[np.float64], float] | None = None
 
     # -- what a model supplies -------------------------------------------------------------
 
@@ -295,6 +308,21 @@ class LikelihoodModel(abc.ABC):
     @abc.abstractmethod
     def _start(self, data: Patterns) -> NDArray[np.float64]:
         """A deterministic starting point on the natural scale."""
+
+    def _loglik_sums(
+        self, params: NDArray[np.float64], data: Patterns, *, hessian: bool
+    ) -> tuple[float, NDArray[np.float64], NDArray[np.float64] | None]:
+        """Weighted totals over the patterns: log-likelihood, gradient and Hessian.
+
+        All with respect to the natural parameters; the Hessian is ``None`` unless the model
+        has an analytic one (``_analytic_hessian``) and ``hessian`` is true. This default
+        sums ``_loglik``; a model may override it with an equal but cheaper evaluation (for
+        example with the special functions evaluated once per distinct frequency), and its
+        tests then check it against ``weight @ _loglik``.
+        """
+        del hessian  # this default has no Hessian
+        values, gradient = self._loglik(params, data)
+        return float(data.weight @ values), np.asarray(data.weight @ gradient), None
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -316,16 +344,17 @@ class LikelihoodModel(abc.ABC):
         >>> round(whole, 4), bool(np.isclose(whole, sum(parts)))
         (-6.2164, True)
         """
-        values, _ = self._loglik(np.asarray(params, dtype=np.float64), data)
-        return float(data.weight @ values)
+        value, _, _ = self._loglik_sums(np.asarray(params, dtype=np.float64), data, hessian=False)
+        return float(value)
 
     def _objective(
         self, theta: NDArray[np.float64], data: Patterns, total: float
     ) -> tuple[float, NDArray[np.float64]]:
         params = np.exp(theta)
-        values, gradient = self._loglik(params, data)
-        value = -float(data.weight @ values) / total + self.penalizer * float(params @ params)
-        grad = -(data.weight @ gradient) * params / total + 2 * self.penalizer * params**2
+        loglik, gradient, _ = self._loglik_sums(params, data, hessian=False)
+        self._last_loglik = (data, theta.copy(), loglik)
+        value = -loglik / total + self.penalizer * float(params @ params)
+        grad = -gradient * params / total + 2 * self.penalizer * params**2
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
             shown = ", ".join(f"{n}={v:.6g}" for n, v in zip(self.param_names, params, strict=True))
             raise FitError(
@@ -334,13 +363,40 @@ class LikelihoodModel(abc.ABC):
             )
         return value, np.asarray(grad, dtype=np.float64)
 
+    def _objective_newton(
+        self, theta: NDArray[np.float64], data: Patterns, total: float
+    ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+        r"""The mean penalised objective, its gradient and analytic Hessian in log-parameters.
+
+        With :math:`\theta = \ln\phi`, gradient :math:`g` and Hessian :math:`H` of the
+        log-likelihood in :math:`\phi`: :math:`\nabla_\theta = \phi \odot g` and
+        :math:`\nabla^2_\theta = \operatorname{diag}(\phi) H \operatorname{diag}(\phi) +
+        \operatorname{diag}(\phi \odot g)`; the penalty :math:`c\sum\phi^2` adds
+        :math:`2c\phi^2` and :math:`4c\phi^2` on the diagonal. Never raises: a non-finite
+        value is returned as it is, for the line search to step back.
+        """
+        params = np.exp(theta)
+        with np.errstate(all="ignore"):
+            loglik, gradient, hessian = self._loglik_sums(params, data, hessian=True)
+        assert hessian is not None
+        self._last_loglik = (data, theta.copy(), loglik)
+        scaled = gradient * params
+        value = -loglik / total + self.penalizer * float(params @ params)
+        grad = -scaled / total + 2 * self.penalizer * params**2
+        hess = -(hessian * np.outer(params, params) + np.diag(scaled)) / total
+        hess += np.diag(4 * self.penalizer * params**2)
+        return value, np.asarray(grad, dtype=np.float64), np.asarray(hess, dtype=np.float64)
+
     def _hessian(
         self, theta: NDArray[np.float64], data: Patterns, total: float
     ) -> NDArray[np.float64]:
         """Hessian of the mean penalised objective in log-parameters.
 
-        Central differences of the analytic gradient.
+        Analytic where the model has it, else central differences of the analytic gradient.
         """
+        if self._analytic_hessian:
+            _, _, hessian = self._objective_newton(theta, data, total)
+            return np.asarray((hessian + hessian.T) / 2, dtype=np.float64)
         p = len(theta)
         hessian = np.empty((p, p))
         for j in range(p):
@@ -370,6 +426,97 @@ class LikelihoodModel(abc.ABC):
                 f"{name}: {total:g} customers for {p} parameters; at least {p + 1} are needed"
             )
         theta = np.log(self._start(data))
+        fitted = self._fit_large(data, theta, total, time_unit=time_unit)
+        if fitted is not None:
+            return fitted
+        return self._fit_lbfgs(data, theta, total, time_unit=time_unit)
+
+    def _fit_large(
+        self, data: Patterns, theta: NDArray[np.float64], total: float, *, time_unit: str
+    ) -> Self | None:
+        """The fast fits, ``None`` where they do not reach a strict minimum.
+
+        With an analytic Hessian: Newton's method, from the fit to a sample of the patterns
+        when there are many. Without, on many patterns: the fit to a sample (L-BFGS-B and
+        Newton polish, cheap), then quasi-Newton steps on all the data starting from the
+        sample's Hessian (its relative sampling error is a few per cent; BFGS updates refine
+        it), a handful of evaluations on all the data in place of dozens. The caller then
+        falls back to L-BFGS-B from ``theta``.
+        """
+        k = len(data) // _SUBSAMPLE
+        sample = None
+        if k >= 4:
+            sample = Patterns(
+                tuple(c[::k] for c in data.columns), data.weight[::k], np.empty(0, dtype=np.intp)
+            )
+        if self._analytic_hessian:
+            start, how = theta, ""
+            if sample is not None:
+                sample_total = float(sample.weight.sum())
+                found = newton_minimize(
+                    lambda t: self._objective_newton(t, sample, sample_total),
+                    theta,
+                    bound=LOG_BOUND,
+                    gtol=self.tol,
+                )
+                if found.converged:
+                    start = found.theta
+                    how = f" from the fit to every {k}th pattern ({found.steps} steps)"
+            newton = newton_minimize(
+                lambda t: self._objective_newton(t, data, total),
+                start,
+                bound=LOG_BOUND,
+                gtol=self.tol / 100,
+            )
+            label = f"Newton (analytic Hessian){how}"
+        elif sample is not None:
+            sample_total = float(sample.weight.sum())
+            try:
+                start, _, _, _ = self._optimize_lbfgs(sample, theta, sample_total)
+                fixed = self._hessian(start, sample, sample_total)
+            except FitError:
+                return None
+
+            def objective(
+                t: NDArray[np.float64],
+            ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+                try:
+                    value, grad = self._objective(t, data, total)
+                except FitError:
+                    return float("inf"), np.full(len(t), np.nan), fixed
+                return value, grad, fixed
+
+            newton = newton_minimize(
+                objective, start, bound=LOG_BOUND, gtol=self.tol / 100, max_steps=40, update=True
+            )
+            label = f"quasi-Newton (BFGS) from the Hessian of the fit to every {k}th pattern"
+        else:
+            return None
+        if not newton.converged:
+            return None
+        hessian = newton.hessian if self._analytic_hessian else None
+        if hessian is not None and not np.all(np.linalg.eigvalsh(hessian) > 0):
+            return None
+        return self._finish(
+            data,
+            newton.theta,
+            newton.gradient,
+            iterations=newton.steps,
+            status=f"{label}: {newton.message} after {newton.steps} steps, "
+            f"{newton.evaluations} evaluations",
+            time_unit=time_unit,
+            hessian=hessian,
+        )
+
+    def _optimize_lbfgs(
+        self, data: Patterns, theta: NDArray[np.float64], total: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], int, str]:
+        """L-BFGS-B from ``theta``, then Newton steps on the Hessian.
+
+        Until the gradient is below ``tol / 100``; returns the point, its gradient, the
+        iterations and the status.
+        """
+        p = len(self.param_names)
         bounds = [(-LOG_BOUND, LOG_BOUND)] * p
         result = optimize.minimize(
             self._objective,
@@ -408,6 +555,38 @@ class LikelihoodModel(abc.ABC):
             newton_steps += 1
         iterations += newton_steps
         status += f"; {newton_steps} Newton steps"
+        return theta, grad, iterations, status
+
+    def _fit_lbfgs(
+        self, data: Patterns, theta: NDArray[np.float64], total: float, *, time_unit: str
+    ) -> Self:
+        """L-BFGS-B from ``theta``, then Newton steps on the Hessian; see ``_fit_patterns``."""
+        theta, grad, iterations, status = self._optimize_lbfgs(data, theta, total)
+        return self._finish(
+            data, theta, grad, iterations=iterations, status=status, time_unit=time_unit
+        )
+
+    def _finish(
+        self,
+        data: Patterns,
+        theta: NDArray[np.float64],
+        grad: NDArray[np.float64],
+        *,
+        iterations: int,
+        status: str,
+        time_unit: str,
+        hessian: NDArray[np.float64] | None = None,
+    ) -> Self:
+        """Check the optimum, compute the covariance and store the fitted attributes.
+
+        ``hessian``: that of the mean objective at ``theta``, when known.
+        """
+        name = type(self).__name__
+        # the log-likelihood at theta, if the last evaluation was there (the same numbers)
+        last = self._last_loglik
+        known = last is not None and last[0] is data and np.array_equal(last[1], theta)
+        log_likelihood = float(last[2]) if last is not None and known else None
+        total = float(data.weight.sum())
         params = np.exp(theta)
         on_bound = np.abs(theta) >= LOG_BOUND - 1e-6
         if on_bound.any():
@@ -422,7 +601,9 @@ class LikelihoodModel(abc.ABC):
                 f"{name}: did not converge, the largest gradient component of the mean "
                 f"log-likelihood is {largest:.3g} > tol {self.tol:g} ({status})"
             )
-        hessian = self._hessian(theta, data, total) * total
+        if hessian is None:
+            hessian = self._hessian(theta, data, total)
+        hessian = (hessian + hessian.T) / 2 * total
         eigenvalues = np.linalg.eigvalsh(hessian)
         if not np.all(np.isfinite(eigenvalues)) or eigenvalues[0] <= 0:
             raise FitError(
@@ -445,7 +626,9 @@ class LikelihoodModel(abc.ABC):
             n: float(v * np.sqrt(log_covariance[j, j]))
             for j, (n, v) in enumerate(zip(self.param_names, params, strict=True))
         }
-        self.log_likelihood_ = self.log_likelihood(params, data)
+        self.log_likelihood_ = (
+            self.log_likelihood(params, data) if log_likelihood is None else float(log_likelihood)
+        )
         self.n_customers_ = total
         self.time_unit_ = time_unit
         self.diagnostics_ = FitDiagnostics(

@@ -23,7 +23,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -32,7 +32,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from stickykit.errors import ValidationError
 
-__all__ = ["Histories", "Patterns", "compress", "fail_at"]
+__all__ = [
+    "Histories",
+    "Patterns",
+    "compress",
+    "fail_at",
+    "grouped_order",
+    "lexicographic_order",
+]
 
 _RECORD = "Histories"
 
@@ -75,7 +82,7 @@ def fail_at(
 
 def _float_column(name: str, values: ArrayLike, n: int | None) -> NDArray[np.float64]:
     try:
-        array = np.asarray(values, dtype=np.float64)
+        array = np.array(values, dtype=np.float64)  # a copy: the histories own their arrays
     except (TypeError, ValueError):
         raise ValidationError(
             record=_RECORD, field=name, row=None, value=values, expected="numbers"
@@ -95,8 +102,10 @@ def _float_column(name: str, values: ArrayLike, n: int | None) -> NDArray[np.flo
 class Histories:
     r"""Validated repeat-purchase histories, one row per customer (or per weighted pattern).
 
-    Build with :meth:`from_arrays`, which checks every rule below; the constructor itself
-    trusts its input.
+    Build with :meth:`from_arrays`, which checks every rule below, copies the arrays and
+    makes them read-only; the constructor itself trusts its input. Being immutable, a
+    ``Histories`` keeps what models derive from it (its distinct patterns, found by one
+    sort) for the next fit or prediction on the same histories.
 
     Attributes
     ----------
@@ -131,6 +140,7 @@ class Histories:
     monetary: NDArray[np.float64]
     weight: NDArray[np.float64]
     time_unit: str = "week"
+    _derived: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @classmethod
     def from_arrays(
@@ -165,7 +175,7 @@ class Histories:
         n = len(x)
         t_x = _float_column("recency", recency, n)
         big_t = _float_column("age", age, n)
-        ids = np.arange(n) if customer_id is None else np.asarray(customer_id)
+        ids = np.arange(n) if customer_id is None else np.array(customer_id)
         if ids.ndim != 1 or len(ids) != n:
             raise ValidationError(
                 record=_RECORD,
@@ -242,8 +252,11 @@ class Histories:
                 expected="a finite count > 0",
                 customer_id=ids,
             )
+        frequency = x.astype(np.int64)  # every array here is the histories' own copy
+        for column in (frequency, t_x, big_t, ids, spend, w):
+            column.flags.writeable = False
         return cls(
-            frequency=x.astype(np.int64),
+            frequency=frequency,
             recency=t_x,
             age=big_t,
             customer_id=ids,
@@ -259,6 +272,23 @@ class Histories:
     def n_customers(self) -> float:
         """The number of customers the rows stand for (the sum of the weights)."""
         return float(self.weight.sum())
+
+    def derived(self, key: str, build: Callable[[], Any]) -> Any:
+        """``build()``, computed on the first call with ``key`` and kept for the next ones.
+
+        For what models derive from the histories alone (for example their distinct
+        patterns); the arrays are read-only, so it cannot go stale.
+
+        Examples
+        --------
+        >>> h = Histories.from_arrays(frequency=[0, 3], recency=[0.0, 4.0], age=[5.0, 6.0])
+        >>> first = h.derived("total age", lambda: float(h.age.sum()))
+        >>> first, h.derived("total age", lambda: 0.0)
+        (11.0, 11.0)
+        """
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     def take(self, rows: NDArray[Any]) -> Histories:
         """The histories at ``rows`` (an index or a boolean mask).
@@ -287,7 +317,8 @@ class Patterns:
     Attributes
     ----------
     columns : tuple of numpy.ndarray
-        The distinct values, one array per column, in lexicographic order.
+        The distinct values, one array per column, in lexicographic order (or, from
+        ``compress(..., lexicographic=False)``, grouped by the first column).
     weight : numpy.ndarray of float64
         Summed weight of the rows sharing each pattern.
     inverse : numpy.ndarray of intp
@@ -302,11 +333,115 @@ class Patterns:
         return len(self.weight)
 
 
-def compress(columns: Sequence[NDArray[Any]], weight: NDArray[np.float64]) -> Patterns:
+def _stable_order(key: NDArray[Any]) -> NDArray[np.intp]:
+    """A stable ``argsort``, faster than numpy's for floats.
+
+    Radix sort for whole numbers in [0, 65535], else quicksort with the rows of equal keys
+    put back in their input order (one sort of the tied rows).
+    """
+    if key.dtype.kind in "iuf" and len(key):
+        whole = key.dtype.kind in "iu" or bool(np.all(key == np.floor(key)))
+        if whole and key.min() >= 0 and key.max() < 65536:
+            return np.argsort(key.astype(np.uint16), kind="stable")
+    order = np.argsort(key)
+    ordered = key[order]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return order
+    tied = np.zeros(len(key), dtype=bool)
+    tied[1:] = same
+    tied[:-1] |= same
+    positions = np.flatnonzero(tied)
+    run = np.cumsum(np.concatenate([[0], ~same]))[positions].astype(np.int64)
+    # runs occupy consecutive positions: sorting (run, row) puts each run in row order
+    order[positions] = np.sort(run * len(key) + order[positions]) % len(key)
+    return order
+
+
+def lexicographic_order(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
+    """Row order sorting ``columns`` lexicographically, the first column the primary key.
+
+    The rows come as from ``numpy.lexsort`` (with the columns reversed), except that rows
+    equal in every column may come in another order among themselves. Faster: sort by the
+    last column with a quicksort, then stably by each column before it, least significant
+    first; stable sorts are radix sorts for small whole numbers (such as frequencies).
+
+    Examples
+    --------
+    >>> lexicographic_order([np.array([1.0, 0.0, 1.0, 0.0]), np.array([3.0, 9.0, 2.0, 9.0])]).tolist()
+    [1, 3, 2, 0]
+    """
+    order = np.argsort(columns[-1])
+    for column in reversed(columns[:-1]):
+        order = order[_stable_order(column[order])]
+    return order
+
+
+#: Odd 64-bit constants of the row hash (splitmix64's multipliers).
+_HASH = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xBF58476D1CE4E5B9),
+    np.uint64(0x94D049BB133111EB),
+)
+
+
+def _row_hash(columns: Sequence[NDArray[Any]]) -> NDArray[np.uint64]:
+    """A 64-bit hash of each row's values (as float64; -0.0 counted as 0.0)."""
+    hashed = np.zeros(len(columns[0]), dtype=np.uint64)
+    for column in columns:
+        bits = (np.asarray(column, dtype=np.float64) + 0.0).view(np.uint64)
+        hashed += bits
+        hashed *= _HASH[0]
+        hashed ^= hashed >> np.uint64(31)
+        hashed *= _HASH[1]
+        hashed ^= hashed >> np.uint64(29)
+    hashed *= _HASH[2]
+    return hashed
+
+
+def grouped_order(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
+    """Row order putting equal rows next to each other, sorted by the first column.
+
+    Cheaper than a lexicographic sort: a quicksort of a 64-bit hash of each row, then a
+    stable radix sort by the first column when it holds small whole numbers (such as
+    frequencies). Rows whose hashes collide without being equal (about one pair in
+    :math:`2^{64}/n^2`) are sorted lexicographically among themselves.
+
+    Examples
+    --------
+    >>> x = np.array([2.0, 0.0, 2.0, 0.0])
+    >>> x[grouped_order([x, np.array([5.0, 1.0, 7.0, 1.0])])].tolist()
+    [0.0, 0.0, 2.0, 2.0]
+    """
+    hashed = _row_hash(columns)
+    order = np.argsort(hashed)
+    ordered = hashed[order]
+    same = ordered[1:] == ordered[:-1]
+    if same.any():
+        # equal hashes: equal rows, unless a collision; sort any run that mixes rows
+        differ = np.zeros(len(same), dtype=bool)
+        for column in columns:
+            values = column[order]
+            differ |= values[1:] != values[:-1]
+        clash = same & differ
+        if clash.any():
+            run = np.concatenate([[0], np.cumsum(~same)])
+            mixed = np.isin(run, run[1:][clash])
+            rows = order[mixed]
+            keys = [np.asarray(run[mixed])] + [column[rows] for column in columns]
+            order[mixed] = rows[lexicographic_order(keys)]
+    return order[_stable_order(columns[0][order])]
+
+
+def compress(
+    columns: Sequence[NDArray[Any]], weight: NDArray[np.float64], *, lexicographic: bool = True
+) -> Patterns:
     """Merge rows with identical values in every column into weighted patterns.
 
-    One lexicographic sort and a cumulative sum; the log-likelihood of a model summed over the
-    patterns with these weights equals its sum over the rows.
+    One sort and a cumulative sum; the log-likelihood of a model summed over the patterns
+    with these weights equals its sum over the rows. The patterns come in lexicographic
+    order (``lexicographic_order``), or with ``lexicographic=False`` grouped by the first
+    column only (``grouped_order``: the same patterns, found about twice as fast).
 
     Examples
     --------
@@ -318,15 +453,16 @@ def compress(columns: Sequence[NDArray[Any]], weight: NDArray[np.float64]) -> Pa
     if n == 0:
         empty = np.empty(0, dtype=np.intp)
         return Patterns(tuple(c[:0] for c in columns), np.empty(0), empty)
-    order = np.lexsort(tuple(reversed(columns)))
+    order = lexicographic_order(columns) if lexicographic else grouped_order(columns)
     new = np.zeros(n, dtype=bool)
     new[0] = True
-    for column in columns:
-        ordered = column[order]
-        new[1:] |= ordered[1:] != ordered[:-1]
+    ordered = [column[order] for column in columns]
+    for column in ordered:
+        new[1:] |= column[1:] != column[:-1]
     starts = np.flatnonzero(new)
     group = np.cumsum(new) - 1
     inverse = np.empty(n, dtype=np.intp)
     inverse[order] = group
     summed = np.add.reduceat(weight[order], starts)
-    return Patterns(tuple(c[order][starts] for c in columns), summed, inverse)
+    distinct = tuple(c if len(starts) == n else c[starts] for c in ordered)
+    return Patterns(distinct, summed, inverse)

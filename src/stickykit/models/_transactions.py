@@ -134,6 +134,9 @@ class TransactionModel(LikelihoodModel):
     def patterns(self, histories: Histories) -> Patterns:
         """The distinct :math:`(x, t_x, T)` histories with their customer counts.
 
+        Sorted by frequency (``compress(..., lexicographic=False)``), found once per
+        ``Histories`` and kept on it.
+
         Examples
         --------
         >>> from stickykit.models import BGNBD
@@ -142,10 +145,15 @@ class TransactionModel(LikelihoodModel):
         >>> BGNBD().patterns(h).weight.tolist()
         [1.0, 2.0]
         """
-        return compress(
-            [histories.frequency.astype(np.float64), histories.recency, histories.age],
-            histories.weight,
+        patterns: Patterns = histories.derived(
+            "transaction patterns",
+            lambda: compress(
+                [histories.frequency.astype(np.float64), histories.recency, histories.age],
+                histories.weight,
+                lexicographic=False,
+            ),
         )
+        return patterns
 
     def fit(self, histories: Histories) -> Self:
         """Fit by maximum likelihood on the distinct histories; returns ``self``.

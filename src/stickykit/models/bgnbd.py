@@ -62,14 +62,19 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from stickykit.models._bgnbd_sums import BetaGeometricData, summed_loglik
+from stickykit.models._grouped import dot
 from stickykit.models._histories import Patterns
 from stickykit.models._hypergeometric import expected_purchases_while_active
+from stickykit.models._interpolate import by_frequency
 from stickykit.models._transactions import TransactionModel
 
 __all__ = ["BGNBD", "count_pmf"]
 
 #: Beyond this magnitude of the log-odds the smaller probability is below 1e-304: it is 0.
 _LOG_ODDS_LIMIT = 700.0
+#: Rows per block of the posterior odds.
+_BLOCK = 8192
 
 
 def count_pmf(
@@ -162,6 +167,11 @@ class _BetaGeometricNBD(TransactionModel):
     #: Drop-out chances counted before the repeat purchases: 0 for BG/NBD, 1 for MBG/NBD
     #: (a drop-out chance right after the first purchase).
     _shift: ClassVar[int] = 0
+    _analytic_hessian: ClassVar[bool] = True
+
+    def __init__(self, *, penalizer: float = 0.0, level: float = 0.95, tol: float = 1e-7) -> None:
+        super().__init__(penalizer=penalizer, level=level, tol=tol)
+        self._prepared: tuple[Patterns, BetaGeometricData] | None = None
 
     # -- the posterior odds of having dropped out ------------------------------------------
 
@@ -176,11 +186,27 @@ class _BetaGeometricNBD(TransactionModel):
 
         Minus infinity where drop-out is impossible (BG/NBD, no repeat purchase).
         """
-        r, alpha, a, b = params
-        possible = x + self._shift > 0  # BG/NBD without a repeat purchase: still active
-        safe = np.where(possible, b + x + self._shift - 1.0, 1.0)
-        d = np.log(a) - np.log(safe) + (r + x) * np.log1p((big_t - t_x) / (alpha + t_x))
-        return np.where(possible, d, -np.inf)
+        r, alpha, a, b = (float(v) for v in params)
+        x, t_x, big_t = (np.asarray(v, dtype=np.float64) for v in (x, t_x, big_t))
+        d = np.empty(len(x))
+        work = np.empty(min(len(x), _BLOCK))
+        # in blocks: the temporaries stay in cache and are never allocated afresh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for lo in range(0, len(x), _BLOCK):
+                hi = min(lo + _BLOCK, len(x))
+                out, tmp = d[lo:hi], work[: hi - lo]
+                np.add(big_t[lo:hi], alpha, out=out)
+                np.add(t_x[lo:hi], alpha, out=tmp)
+                out /= tmp
+                np.log(out, out=out)
+                np.add(x[lo:hi], r, out=tmp)
+                out *= tmp
+                np.add(x[lo:hi], b + self._shift - 1.0, out=tmp)
+                np.divide(a, tmp, out=tmp)
+                np.log(tmp, out=tmp)
+                out += tmp
+            d[x + self._shift <= 0] = -np.inf  # BG/NBD without a repeat purchase: active
+        return d
 
     def _active_inactive(
         self,
@@ -237,6 +263,20 @@ class _BetaGeometricNBD(TransactionModel):
         gradient[:, 3] = psi_ab + special.psi(b_x) - special.psi(b) - w / denominator
         return values, gradient
 
+    def _loglik_sums(
+        self, params: NDArray[np.float64], data: Patterns, *, hessian: bool
+    ) -> tuple[float, NDArray[np.float64], NDArray[np.float64] | None]:
+        """The weighted sums of ``_loglik``, with the Hessian, once per distinct frequency.
+
+        See ``stickykit.models._bgnbd_sums``; the arrangement of ``data`` by frequency is
+        kept for the fit's repeated evaluations.
+        """
+        cached = self._prepared
+        if cached is None or cached[0] is not data:
+            cached = (data, BetaGeometricData.build(data, self._shift))
+            self._prepared = cached
+        return summed_loglik(np.asarray(params, dtype=np.float64), cached[1], hessian)
+
     def _start(self, data: Patterns) -> NDArray[np.float64]:
         """Start at r = a = b = 1 and alpha = total age over total repeat purchases.
 
@@ -244,8 +284,8 @@ class _BetaGeometricNBD(TransactionModel):
         the fitted values are equivariant under a change of unit.
         """
         x, _, big_t = data.columns
-        purchases = float(data.weight @ x)
-        exposure = float(data.weight @ big_t)
+        purchases = dot(data.weight, x)
+        exposure = dot(data.weight, big_t)
         alpha = exposure / purchases if purchases > 0 and exposure > 0 else 1.0
         return np.array([1.0, alpha, 1.0, 1.0])
 
@@ -258,7 +298,14 @@ class _BetaGeometricNBD(TransactionModel):
         t_x: NDArray[np.float64],
         big_t: NDArray[np.float64],
     ) -> NDArray[np.float64]:
-        return self._active_inactive(params, x, t_x, big_t)[0]
+        active = self._log_odds_inactive(params, x, t_x, big_t)
+        beyond = active > _LOG_ODDS_LIMIT
+        with np.errstate(over="ignore"):
+            np.exp(active, out=active)
+            active += 1.0
+            np.reciprocal(active, out=active)
+        active[beyond] = 0.0  # below 1e-304: 0, never a subnormal number
+        return active
 
     def _conditional_expected(
         self,
@@ -270,9 +317,12 @@ class _BetaGeometricNBD(TransactionModel):
     ) -> NDArray[np.float64]:
         r, alpha, a, b = params
         active = self._p_alive(params, x, t_x, big_t)
-        return active * expected_purchases_while_active(
-            r + x, alpha + big_t, a, b + x + self._shift, t
-        )
+
+        def while_active(xv: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
+            return expected_purchases_while_active(r + xv, np.exp(s), a, b + xv + self._shift, t)
+
+        # a smooth function of ln(alpha + T) for each frequency: interpolated per frequency
+        return active * by_frequency(while_active, x, np.log(alpha + big_t))
 
     def _expected(self, params: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
         r, alpha, a, b = params

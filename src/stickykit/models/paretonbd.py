@@ -47,8 +47,14 @@ from numpy.typing import NDArray
 from scipy.special import digamma, expit, exprel, gammaln
 
 from stickykit.models._fit import Prediction, _fitted
+from stickykit.models._grouped import dot
 from stickykit.models._histories import Histories, Patterns, compress
-from stickykit.models._pareto_integral import log_concave_integral, log_tail
+from stickykit.models._pareto_integral import (
+    log_concave_integral,
+    log_tail,
+    log_tail_gradient_sum,
+)
+from stickykit.models._pareto_sums import ParetoData, summed_loglik
 from stickykit.models._transactions import TransactionModel, _horizon
 from stickykit.models._transactions import periods_per_year as _units_per_year
 
@@ -60,15 +66,18 @@ Array = NDArray[np.float64]
 _TAIL = 1e-6
 #: The infinite-horizon integral stops where the discount slope reaches this value.
 _STEEPEST = 4.0**9
+#: Patterns per block of the predictions.
+_BLOCK = 8192
 
 
 @attrs.frozen(eq=False)
 class TailPairs:
     """The distinct :math:`(x, u)` at which the hypergeometric tail is needed.
 
-    ``x`` and ``u`` hold the distinct pairs; ``start`` and ``end`` map every pattern with
-    :math:`t_x < T` (mask ``open``) to its pairs :math:`(x, t_x)` and :math:`(x, T)`. Data
-    recorded in whole days repeat pairs often, so this cuts the work of each likelihood
+    ``x`` and ``u`` hold the distinct pairs :math:`(x, t_x)` (the first ``n_start``, sorted)
+    then the distinct pairs :math:`(x, T)` (sorted); ``start`` and ``end`` map every pattern
+    with :math:`t_x < T` (mask ``open``) to its pairs :math:`(x, t_x)` and :math:`(x, T)`.
+    Data recorded in whole days repeat pairs often, so this cuts the work of each likelihood
     evaluation; a fit builds it once.
     """
 
@@ -77,10 +86,14 @@ class TailPairs:
     open: NDArray[np.bool_]
     start: NDArray[np.intp]
     end: NDArray[np.intp]
+    n_start: int
 
     @classmethod
     def build(cls, x: Array, t_x: Array, big_t: Array) -> TailPairs:
-        """Find the distinct pairs with one sort (:func:`~stickykit.models.compress`).
+        """Find the distinct pairs.
+
+        One sort of the :math:`(x, T)`, and of the :math:`(x, t_x)` unless they come sorted
+        (as the columns of :func:`~stickykit.models.compress` do).
 
         Examples
         --------
@@ -90,30 +103,95 @@ class TailPairs:
         ([0.0, 0.0, 0.0], [0.0, 5.0, 6.0], [0, 0], [1, 2])
         """
         open_ = t_x < big_t
-        m = int(open_.sum())
-        xs = np.concatenate([x[open_], x[open_]])
-        us = np.concatenate([t_x[open_], big_t[open_]])
-        found = compress([xs, us], np.ones(2 * m))
-        return cls(
-            np.asarray(found.columns[0], dtype=np.float64),
-            np.asarray(found.columns[1], dtype=np.float64),
-            open_,
-            found.inverse[:m],
-            found.inverse[m:],
+        xs, starts, ends = x[open_], t_x[open_], big_t[open_]
+        ordered = bool(
+            np.all((xs[1:] > xs[:-1]) | ((xs[1:] == xs[:-1]) & (starts[1:] >= starts[:-1])))
         )
+        if ordered:  # distinct (x, t_x) by comparing neighbours, no sort
+            new = np.ones(len(xs), dtype=bool)
+            new[1:] = (xs[1:] != xs[:-1]) | (starts[1:] != starts[:-1])
+            first = np.cumsum(new) - 1
+            start_x, start_u = xs[new], starts[new]
+        else:
+            found = compress([xs, starts], np.ones(len(xs)))
+            first = found.inverse
+            start_x, start_u = found.columns
+        last = compress([xs, ends], np.ones(len(xs)))
+        n_start = len(start_x)
+        return cls(
+            np.concatenate([start_x, last.columns[0]]).astype(np.float64),
+            np.concatenate([start_u, last.columns[1]]).astype(np.float64),
+            open_,
+            np.asarray(first, dtype=np.intp),
+            last.inverse + n_start,
+            n_start,
+        )
+
+    def gradient_sum(self, params: Array, weights: Array) -> Array:
+        """``weights @ self.log_tail(params)[1]``, without storing the pairs' gradients.
+
+        Examples
+        --------
+        >>> pairs = TailPairs.build(np.array([0.0, 2.0]), np.array([0.0, 3.0]),
+        ...                         np.array([5.0, 6.0]))
+        >>> params, w = np.array([0.55, 10.6, 0.61, 11.7]), np.array([1.0, 2.0, 3.0, 4.0])
+        >>> bool(np.allclose(pairs.gradient_sum(params, w), w @ pairs.log_tail(params)[1]))
+        True
+        """
+        k = self.n_start
+        return np.asarray(
+            sum(
+                log_tail_gradient_sum(params, self.x[half], self.u[half], weights[half])
+                for half in (slice(0, k), slice(k, None))
+            ),
+            dtype=np.float64,
+        )
+
+    def log_tail(
+        self,
+        params: Array,
+        *,
+        gradient: bool = True,
+        out: tuple[Array, Array] | None = None,
+    ) -> tuple[Array, Array]:
+        """``log_tail`` at every pair (each half sorted by frequency, as the series likes).
+
+        ``out``: arrays of shapes ``(k,)`` and ``(k, 4)`` to write the result into.
+
+        Examples
+        --------
+        >>> pairs = TailPairs.build(np.array([0.0, 2.0]), np.array([0.0, 3.0]),
+        ...                         np.array([5.0, 6.0]))
+        >>> log_g, _ = pairs.log_tail(np.array([0.55, 10.6, 0.61, 11.7]))
+        >>> log_g.shape
+        (4,)
+        """
+        k = self.n_start
+        log_g, grad = (np.empty(len(self.x)), np.empty((len(self.x), 4))) if out is None else out
+        for half in (slice(0, k), slice(k, None)):
+            log_tail(
+                params, self.x[half], self.u[half], gradient=gradient, out=(log_g[half], grad[half])
+            )
+        return log_g, grad
 
 
 def log_integral_term(
-    params: Array, x: Array, t_x: Array, big_t: Array, pairs: TailPairs | None = None
+    params: Array,
+    x: Array,
+    t_x: Array,
+    big_t: Array,
+    pairs: TailPairs | None = None,
+    *,
+    gradient: bool = True,
 ) -> tuple[Array, Array]:
     r""":math:`\ln I` and its gradient in :math:`(r, \alpha, s, \beta)`, per pattern.
 
     :math:`I = G(t_x) - G(T)` by a sign-aware log-difference,
-    :math:`\ln I = \ln G(t_x) + \operatorname{log1p}(-e^{\ln G(T) - \ln G(t_x)})`, with
+    :math:`\ln I = \ln G(t_x) + \ln(-\operatorname{expm1}(\ln G(T) - \ln G(t_x)))`, with
     gradient :math:`(\nabla \ln G(t_x) - \rho \nabla \ln G(T))/(1 - \rho)`,
     :math:`\rho = G(T)/G(t_x)`; :math:`\ln I = -\infty` (and a zero gradient) where
     :math:`t_x = T`. Each distinct :math:`(x, u)` is evaluated once (``pairs``, built here
-    when not given).
+    when not given). ``gradient=False`` skips the gradient (zeros are returned).
 
     Examples
     --------
@@ -128,18 +206,18 @@ def log_integral_term(
     if pairs is None:
         pairs = TailPairs.build(x, t_x, big_t)
     k = len(x)
-    log_g, grad_g = log_tail(params, pairs.x, pairs.u)
-    start_log, end_log = log_g[pairs.start], log_g[pairs.end]
-    ratio = np.exp(end_log - start_log)
-    positive = ratio < 1
-    kept = np.where(positive, ratio, 0.0)
-    with np.errstate(divide="ignore"):
-        values = np.where(positive, start_log + np.log1p(-kept), -np.inf)
-    grads = (grad_g[pairs.start] - kept[:, None] * grad_g[pairs.end]) / (1 - kept)[:, None]
+    log_g, grad_g = pairs.log_tail(params, gradient=gradient)
+    start_log = log_g[pairs.start]
+    rest = -np.expm1(log_g[pairs.end] - start_log)  # 1 - rho, to full relative precision
+    positive = rest > 0
+    kept = np.where(positive, rest, 1.0)
+    values = np.where(positive, start_log + np.log(kept), -np.inf)
     log_i = np.full(k, -np.inf)
     grad_i = np.zeros((k, 4))
     log_i[pairs.open] = values
-    grad_i[pairs.open] = np.where(positive[:, None], grads, 0.0)
+    if gradient:
+        grads = (grad_g[pairs.start] - (1 - kept)[:, None] * grad_g[pairs.end]) / kept[:, None]
+        grad_i[pairs.open] = np.where(positive[:, None], grads, 0.0)
     return log_i, grad_i
 
 
@@ -272,39 +350,79 @@ class ParetoNBD(TransactionModel):
 
     def __init__(self, *, penalizer: float = 0.0, level: float = 0.95, tol: float = 1e-7) -> None:
         super().__init__(penalizer=penalizer, level=level, tol=tol)
-        self._pairs: tuple[Patterns, TailPairs] | None = None
+        self._prepared: tuple[Patterns, ParetoData] | None = None
+        self._kernel_pairs: tuple[tuple[Array, Array, Array], TailPairs] | None = None
 
     # -- likelihood --------------------------------------------------------------------------
 
+    def _prepare(self, data: Patterns) -> ParetoData:
+        """The tail pairs of ``data``, found once for the fit's repeated evaluations."""
+        cached = self._prepared
+        if cached is None or cached[0] is not data:
+            x, t_x, big_t = (np.asarray(c, dtype=np.float64) for c in data.columns)
+            cached = (data, ParetoData.build(data, TailPairs.build(x, t_x, big_t)))
+            self._prepared = cached
+        return cached[1]
+
     def _loglik(self, params: Array, data: Patterns) -> tuple[Array, Array]:
         x, t_x, big_t = (np.asarray(c, dtype=np.float64) for c in data.columns)
-        cached = self._pairs
-        if cached is None or cached[0] is not data:
-            cached = (data, TailPairs.build(x, t_x, big_t))
-            self._pairs = cached
-        return _loglik(params, x, t_x, big_t, cached[1])
+        return _loglik(params, x, t_x, big_t, self._prepare(data).pairs)
+
+    def _loglik_sums(
+        self, params: Array, data: Patterns, *, hessian: bool
+    ) -> tuple[float, Array, Array | None]:
+        """The weighted sums of ``_loglik`` block by block (``stickykit.models._pareto_sums``).
+
+        There is no analytic Hessian: ``hessian`` is ignored.
+        """
+        del hessian
+        value, gradient = summed_loglik(np.asarray(params, dtype=np.float64), self._prepare(data))
+        return value, gradient, None
+
+    def _pairs_of(self, x: Array, t_x: Array, big_t: Array) -> TailPairs:
+        """Tail pairs of the histories ``(x, t_x, T)``.
+
+        Kept while the same arrays come back (the columns of the patterns of one
+        ``Histories``, for every prediction on it); those of the fit when it was on them.
+        """
+        prepared = self._prepared
+        if prepared is not None:
+            fitted = prepared[1]
+            fit_columns = (fitted.x, fitted.t_x, fitted.big_t)
+            if all(a is b for a, b in zip(fit_columns, (x, t_x, big_t), strict=True)):
+                return fitted.pairs
+        cached = self._kernel_pairs
+        if cached is not None and all(
+            a is b for a, b in zip(cached[0], (x, t_x, big_t), strict=True)
+        ):
+            return cached[1]
+        pairs = TailPairs.build(x, t_x, big_t)
+        self._kernel_pairs = ((x, t_x, big_t), pairs)
+        return pairs
 
     def _start(self, data: Patterns) -> Array:
         x, _, big_t = (np.asarray(c, dtype=np.float64) for c in data.columns)
         weight = data.weight / data.weight.sum()
-        mean_t = max(float(weight @ big_t), 1e-6)
-        mean_x = max(float(weight @ x), 1e-6)
+        mean_t = max(dot(weight, big_t), 1e-6)
+        mean_x = max(dot(weight, x), 1e-6)
         return np.array([1.0, mean_t / mean_x, 1.0, mean_t])
 
     # -- kernels -----------------------------------------------------------------------------
 
     def _p_alive(self, params: Array, x: Array, t_x: Array, big_t: Array) -> Array:
-        return _p_alive(params, x, t_x, big_t)
+        return _p_alive(params, x, t_x, big_t, self._pairs_of(x, t_x, big_t))
 
     def _conditional_expected(
         self, params: Array, t: float, x: Array, t_x: Array, big_t: Array
     ) -> Array:
         r, alpha, s, beta = params
-        alive = _p_alive(params, x, t_x, big_t)
-        spread = np.log1p(t / (beta + big_t))
-        return np.asarray(
-            alive * (r + x) / (alpha + big_t) * (beta + big_t) * spread * exprel(-(s - 1) * spread)
-        )
+        out = self._p_alive(params, x, t_x, big_t)
+        for lo in range(0, len(out), _BLOCK):  # in place, block by block
+            rows = slice(lo, lo + _BLOCK)
+            spread = np.log1p(t / (beta + big_t[rows]))
+            out[rows] *= (r + x[rows]) / (alpha + big_t[rows]) * (beta + big_t[rows])
+            out[rows] *= spread * exprel(-(s - 1) * spread)
+        return out
 
     def _expected(self, params: Array, t: Array) -> Array:
         r, alpha, s, beta = params
@@ -399,7 +517,7 @@ class ParetoNBD(TransactionModel):
 
         def kernel(params: Array, x: Array, t_x: Array, big_t: Array) -> Array:
             r, alpha, s, beta = params
-            alive = _p_alive(params, x, t_x, big_t)
+            alive = self._p_alive(params, x, t_x, big_t)
             if end == 0:
                 return np.zeros_like(x)
             log_int = _log_discount_integral(delta, beta + big_t, float(s), end)
@@ -468,12 +586,34 @@ def conditional_pmf(params: Array, n: Array, t: float, x: Array, t_x: Array, big
     return np.asarray(alive * future + (1 - alive) * (counts == 0))
 
 
-def _p_alive(params: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+def _p_alive(
+    params: Array, x: Array, t_x: Array, big_t: Array, pairs: TailPairs | None = None
+) -> Array:
     r"""P(alive at T), in log space.
 
     :math:`\operatorname{expit}(-[\ln s + (r+x)\ln(\alpha+T) + s\ln(\beta+T) + \ln I])`.
     """
     r, alpha, s, beta = (float(v) for v in params)
-    log_i, _ = log_integral_term(np.asarray(params, dtype=np.float64), x, t_x, big_t)
-    odds = math.log(s) + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t) + log_i
-    return np.asarray(expit(-odds))
+    x, t_x, big_t = (np.asarray(v, dtype=np.float64) for v in (x, t_x, big_t))
+    if pairs is None:
+        pairs = TailPairs.build(x, t_x, big_t)
+    k = len(pairs.x)
+    log_g, _ = pairs.log_tail(np.asarray(params, dtype=np.float64), gradient=False)
+    # ln I of the open patterns, then the odds, block by block (bounded temporaries)
+    odds = np.full(len(x), -np.inf)
+    where_open = np.flatnonzero(pairs.open)
+    for lo in range(0, len(where_open), _BLOCK):
+        hi = min(lo + _BLOCK, len(where_open))
+        start_log = log_g[pairs.start[lo:hi]] if k else np.zeros(hi - lo)
+        rest = -np.expm1(log_g[pairs.end[lo:hi]] - start_log) if k else np.zeros(hi - lo)
+        with np.errstate(divide="ignore"):
+            odds[where_open[lo:hi]] = np.where(rest > 0, start_log + np.log(rest), -np.inf)
+    log_s = math.log(s)
+    for lo in range(0, len(x), _BLOCK):
+        block = odds[lo : lo + _BLOCK]
+        block += (r + x[lo : lo + _BLOCK]) * np.log(alpha + big_t[lo : lo + _BLOCK])
+        block += s * np.log(beta + big_t[lo : lo + _BLOCK])
+        block += log_s
+        np.negative(block, out=block)
+        expit(block, out=block)
+    return odds
