@@ -240,3 +240,24 @@ def test_html_digits_caps_and_tables() -> None:
     page = many._repr_html_()
     assert page.count("<tr>") == 1 + 1 + 50 + 1
     assert "... 10 more groups" in page and "<code>t</code> (3)" in page
+
+
+def test_plot_draws_groups_with_intervals_and_curves():
+    from matplotlib.figure import Figure
+
+    import stickykit
+
+    r = stickykit.compute(
+        stickykit.get_metric("nps", by="wave"),
+        {"nps": [10, 9, 3, 10, 0, 8, 10, 10], "wave": [1, 1, 1, 1, 2, 2, 2, 2]},
+    )
+    ax = Figure().subplots()
+    assert r.plot(ax) is ax
+    # one point per group at its value (wave 1: 3 promoters, 1 detractor of 4 = +50)
+    points = ax.lines[0].get_ydata()
+    assert list(points) == [g.value for g in r.groups] == [50.0, 25.0]
+    survival = stickykit.compute("customer_survival", stickykit.datasets.load_cdnow(sample=True))
+    curve = survival.plot(Figure().subplots(), x="times", y="survival")
+    assert len(curve.lines[0].get_xdata()) == len(survival.tables["times"])
+    with pytest.raises(KeyError, match="tables"):
+        r.plot(Figure().subplots(), x="day", y="ratio")

@@ -207,6 +207,67 @@ class MetricResult:
             lines.append(f"  tables: {listed}")
         return "<MetricResult " + "\n".join(lines) + ">"
 
+    def plot(self, ax: Any = None, *, x: str | None = None, y: str | None = None) -> Any:
+        """Draw the result on a matplotlib ``Axes`` and return it.
+
+        A grouped result draws each group's value with its interval (overall value as a
+        dashed line); with ``x`` and ``y``, two 1-D arrays of :attr:`tables` are drawn as a
+        curve (``y`` against ``x``, e.g. ``x="day", y="ratio"``); otherwise the value with its
+        interval. The title states the metric and n. matplotlib is imported only here (the
+        ``plot`` extra).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes when ``None``.
+        x, y : str, optional
+            Names of two tables of one length to draw as a curve.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn on.
+
+        Examples
+        --------
+        >>> import stickykit
+        >>> from matplotlib.figure import Figure
+        >>> r = stickykit.compute(stickykit.get_metric("nps", by="wave"),
+        ...                       {"nps": [10, 9, 3, 10, 0, 8], "wave": [1, 1, 1, 2, 2, 2]})
+        >>> ax = r.plot(Figure().subplots())
+        >>> [t.get_text() for t in ax.get_xticklabels()], ax.get_title()
+        (['1', '2'], 'nps (n = 6)')
+        """
+        if ax is None:
+            try:
+                import matplotlib.pyplot as plt  # noqa: PLC0415
+            except ImportError as exc:
+                msg = "plotting needs matplotlib: pip install 'stickykit[plot]'"
+                raise MissingDependencyError(msg) from exc
+            _, ax = plt.subplots()
+        ax.set_title(f"{self.metric} (n = {self.n:,})")
+        if x is not None or y is not None:
+            if x is None or y is None or x not in self.tables or y not in self.tables:
+                msg = f"x and y must both name tables of this result: {sorted(self.tables)}"
+                raise KeyError(msg)
+            ax.plot(np.asarray(self.tables[x]), np.asarray(self.tables[y]), marker=".")
+            ax.set_xlabel(x)
+            ax.set_ylabel(y)
+            return ax
+        items = list(self.groups) if self.groups else [self]
+        labels = [str(g.group) if g.group is not None else self.metric for g in items]
+        values = np.array([g.value for g in items], dtype=float)
+        low = np.array([np.nan if g.ci_low is None else g.ci_low for g in items], dtype=float)
+        high = np.array([np.nan if g.ci_high is None else g.ci_high for g in items], dtype=float)
+        error = np.vstack([values - low, high - values])
+        positions = np.arange(len(items))
+        ax.errorbar(positions, values, yerr=np.nan_to_num(error), fmt="o", capsize=4)
+        if self.groups and not math.isnan(self.value):
+            ax.axhline(self.value, linestyle="--", linewidth=1, label="overall")
+        ax.set_xticks(positions, labels)
+        ax.set_ylabel(f"{self.metric} ({self.unit})" if self.unit else self.metric)
+        return ax
+
     def to_records(self) -> list[dict[str, Any]]:
         """The overall row, then one row per group, as plain dicts (the rows of :meth:`to_frame`).
 
