@@ -211,7 +211,7 @@ class MetricResult:
         """Draw the result on a matplotlib ``Axes`` and return it.
 
         A grouped result draws each group's value with its interval (overall value as a
-        dashed line); with ``x`` and ``y``, two 1-D arrays of :attr:`tables` are drawn as a
+        dashed line); with ``x`` and ``y``, two 1-D arrays of ``tables`` are drawn as a
         curve (``y`` against ``x``, e.g. ``x="day", y="ratio"``); otherwise the value with its
         interval. The title states the metric and n. matplotlib is imported only here (the
         ``plot`` extra).
