@@ -253,7 +253,7 @@ def client() -> Iterator[Client]:
     # the scheduler reads allowed-failures when it starts
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
         )
     with cluster, Client(cluster) as started:
         yield started
