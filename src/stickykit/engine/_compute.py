@@ -380,7 +380,7 @@ def compute(
     (33.333..., 3, 1, [100.0, -100.0])
     """
     resolved, single = _resolve(metrics, registry)
-    run = _run(
+    run = compute_states(
         resolved,
         source,
         as_of=as_of,
@@ -394,8 +394,8 @@ def compute(
     )
     n_rejected = run.summary.n_rejected
     results: dict[str, MetricResult] = {}
-    for metric, state in zip(resolved, run.states, strict=True):
-        result = metric.finalize(state, as_of)
+    for metric in resolved:
+        result = metric.finalize(run.states[metric.name], as_of)
         if n_rejected:
             result = attrs.evolve(
                 result,
