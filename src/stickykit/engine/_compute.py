@@ -14,10 +14,10 @@ from stickykit.core._time import datetime_to_us
 from stickykit.core.records import Customer, Event, Survey
 from stickykit.engine.pool import pool_states
 from stickykit.engine.serial import fold
-from stickykit.engine.stream import BatchRun, run_batches
+from stickykit.engine.stream import RECORD_NAMES, BatchRun, loader_of, run_batches
 from stickykit.errors import MissingDependencyError, ValidationError
 from stickykit.frames import CustomerFrame, EventFrame, SurveyFrame, iter_chunks
-from stickykit.io import LoadResult, load_customers, load_events, load_survey
+from stickykit.io import LoadResult
 from stickykit.io.batches import is_streamable, iter_batches
 from stickykit.io.quarantine import ReadSummary, raise_first, rejected_rows
 from stickykit.metrics.base import Metric, MetricResult
@@ -123,8 +123,7 @@ def _as_frame(
             msg = f"the metrics read {kind} data, got {type(source[0]).__name__} records"
             raise TypeError(msg)
         return frame_type.from_records(source), 0
-    loader: Any = {"survey": load_survey, "events": load_events, "customers": load_customers}[kind]
-    loaded = loader(source, errors=errors, **load_kwargs)
+    loaded = loader_of(kind)(source, errors=errors, **load_kwargs)
     if isinstance(loaded, LoadResult):
         return loaded.accepted, loaded.n_rejected
     return loaded, 0
@@ -223,16 +222,13 @@ def _run(
         )
     if run.summary.n_read == 0:
         raise ValidationError(
-            record=_RECORD_NAMES[kind],
+            record=RECORD_NAMES[kind],
             field="(rows)",
             row=None,
             value="0 rows",
             expected="at least one row",
         )
     return run
-
-
-_RECORD_NAMES = {"survey": "SurveyFrame", "events": "EventFrame", "customers": "CustomerFrame"}
 
 
 def _run_in_memory(

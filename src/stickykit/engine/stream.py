@@ -41,7 +41,8 @@ from stickykit.metrics.base import Metric
 
 __all__ = ["BatchRun", "TreeMerger", "run_batches"]
 
-_RECORD = {"events": "EventFrame", "survey": "SurveyFrame", "customers": "CustomerFrame"}
+#: The frame each input kind is loaded into, as messages name it.
+RECORD_NAMES = {"events": "EventFrame", "survey": "SurveyFrame", "customers": "CustomerFrame"}
 
 
 @attrs.frozen(eq=False)
@@ -112,7 +113,8 @@ class _Options:
     cutoff: np.datetime64 | None
 
 
-def _loader(kind: str) -> Callable[..., Any]:
+def loader_of(kind: str) -> Callable[..., Any]:
+    """The loader of an input kind (``load_events``, ``load_survey`` or ``load_customers``)."""
     loaders: dict[str, Callable[..., Any]] = {
         "events": load_events,
         "survey": load_survey,
@@ -179,7 +181,7 @@ def _tally(batch: Batch, violations: Sequence[Violation], n_accepted: int) -> Re
 
 def _load(batch: Batch, options: _Options, metrics: Sequence[Metric]) -> tuple[Any, ReadSummary]:
     """The batch's accepted rows as a frame, and its tally."""
-    record = _RECORD[options.kind]
+    record = RECORD_NAMES[options.kind]
     if options.errors == "raise" and batch.problems:
         raise _first_problem(record, batch, batch.problems)
     kwargs = dict(options.load_kwargs)
@@ -190,7 +192,7 @@ def _load(batch: Batch, options: _Options, metrics: Sequence[Metric]) -> tuple[A
         kwargs["items"] = items
     rows = batch.rows
     try:
-        loaded = _loader(options.kind)(batch.columns, errors=options.errors, **kwargs)
+        loaded = loader_of(options.kind)(batch.columns, errors=options.errors, **kwargs)
     except ValidationError as exc:
         raise _reraise(exc, batch, rows) from exc
     violations: list[Violation] = []
@@ -312,7 +314,7 @@ class _IdKinds:
     def __init__(self, options: _Options) -> None:
         names = options.load_kwargs.get("columns") or {}
         self.columns = {names.get(f, f): f for f in _ID_FIELDS[options.kind]}
-        self.record = _RECORD[options.kind]
+        self.record = RECORD_NAMES[options.kind]
         self.seen: dict[str, tuple[str, int]] = {}
 
     def check(self, batch: Batch) -> None:
