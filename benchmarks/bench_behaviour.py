@@ -396,7 +396,8 @@ def main() -> None:
         return
     results = []
     for task in args.tasks:
-        for tool in ["stickykit", *[t for t in args.tools if t in TASKS[task]]]:
+        # stickykit always runs, once, first; "--tools stickykit" runs it alone
+        for tool in dict.fromkeys(["stickykit", *[t for t in args.tools if t in TASKS[task]]]):
             print(f"running {task} / {tool} ...", file=sys.stderr, flush=True)
             results.append(run_worker(task, tool, args))
     print(report(results, args))

@@ -95,7 +95,8 @@ def complaint_frames(draw: Any, *, max_rows: int = 25) -> EventFrame:
 complaint_data = st.one_of(
     complaint_frames(),
     st.builds(
-        lambda n, seed: programme_events(n_customers=n, seed=seed, days=400),
+        # 2023-01-01 + 395 days: every event falls before AS_OF (2024-02-01)
+        lambda n, seed: programme_events(n_customers=n, seed=seed, days=395),
         st.integers(1, 6),
         st.integers(0, 10_000),
     ),

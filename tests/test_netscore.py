@@ -390,6 +390,7 @@ def test_laws(metric: Any) -> None:
 
 def test_threaded_counts_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     """Counting in several threads gives the counts and the range error of one thread."""
+    from stickykit.core.threads import kernel_threads
     from stickykit.metrics.survey import netscore
 
     rng = np.random.default_rng(3)
@@ -398,7 +399,7 @@ def test_threaded_counts_equal_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     serial = netscore.count_categories(values, answered, 6, 9, scale=(0, 10))
     monkeypatch.setattr(netscore, "THREAD_MIN_ROWS", 100)
     monkeypatch.setenv("STICKYKIT_MAX_THREADS", "3")
-    assert netscore.kernel_threads(len(values)) == min(3, os.cpu_count() or 1)
+    assert kernel_threads(len(values), netscore.THREAD_MIN_ROWS) == min(3, os.cpu_count() or 1)
     assert netscore.count_categories(values, answered, 6, 9, scale=(0, 10)) == serial
     values[4_999] = 11
     with pytest.raises(netscore.OutOfScaleError):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from stickykit.core.periods import (
+    PeriodMapper,
     local_offsets,
     period_index,
     period_of,
@@ -136,3 +137,39 @@ def test_period_of_and_errors() -> None:
         period_index(np.zeros(1, "datetime64[us]"), "year")
     with pytest.raises(ValidationError, match="IANA"):
         period_index(np.zeros(1, "datetime64[us]"), "day", zone="Mars/Olympus")
+
+
+def utc_day_bounds(mapper: PeriodMapper, start: int, stop: int) -> tuple[int, int]:
+    """Broken: the periods of the first and last UTC day, ignoring the zone's offsets."""
+    days = np.array([start, stop]) // 86_400_000_000 * 86_400_000_000
+    lo, hi = period_index(days.astype("datetime64[us]"), mapper.period, zone="UTC").tolist()
+    return lo, hi
+
+
+def check_bounds_hold(bounds: Callable[[PeriodMapper, int, int], tuple[int, int]]) -> None:
+    @given(st.sampled_from(ZONES), st.sampled_from(("day", "week", "month", "quarter")), st.data())
+    def prop(zone: str, period: str, data: st.DataObject) -> None:
+        values = np.array(data.draw(near_local_midnights(zone)), dtype=np.int64)
+        start, stop = int(values.min()), int(values.max())
+        mapper = PeriodMapper(period, zone, start, stop)
+        lo, hi = bounds(mapper, start, stop)
+        periods = mapper(values)
+        assert (
+            periods.tolist()
+            == period_index(values.astype("datetime64[us]"), period, zone=zone).tolist()
+        )
+        assert lo <= periods.min() and periods.max() <= hi
+        if zone == "UTC":
+            assert (lo, hi) == (periods.min(), periods.max())
+
+    prop()
+
+
+def test_mapper_bounds_hold_every_period() -> None:
+    """A mapper built for a span bounds the periods of its instants (exactly in UTC)."""
+    check_bounds_hold(lambda mapper, start, stop: mapper.bounds)
+
+
+def test_mapper_bounds_negative_control() -> None:
+    with pytest.raises(AssertionError):
+        check_bounds_hold(utc_day_bounds)

@@ -51,9 +51,11 @@ def test_hand_computed() -> None:
     assert r.value == 2 and r.n == 4
 
 
-def brute_force(f: EventFrame, period: str) -> dict[Any, tuple[int, int, int, set[int], float]]:
+def brute_force(
+    f: EventFrame, period: str, zone: str = "UTC"
+) -> dict[Any, tuple[int, int, int, set[int], float]]:
     out: dict[Any, list[Any]] = defaultdict(lambda: [None, None, 0, set(), 0.0])
-    periods = period_index(f.timestamp, period)
+    periods = period_index(f.timestamp, period, zone=zone)
     for i in range(len(f)):
         row = out[f.customer_id[i].item()]
         t = int(f.timestamp[i].astype(np.int64))
@@ -198,3 +200,64 @@ def test_mixed_currencies_refused_naming_row() -> None:
     with pytest.raises(ValidationError, match="the currency of the other chunks"):
         m.merge(eur, usd)
     assert m.merge(eur, m.init()).currency == "EUR"
+
+
+# -- the bitmask's paths: grid or sort, blocks, threads ------------------------------------------
+
+
+def summary_under(
+    f: EventFrame, period: str, *, grid: bool, tiny_blocks: bool, sorted_runs: Any = None
+) -> CustomerSummaryState:
+    """The summary of ``f`` with the grid or the sort path forced, blocks of 3 rows and
+    threads on every frame when ``tiny_blocks``, and ``sorted_runs`` replacing the sort."""
+    from stickykit.metrics.behaviour import summary
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "_use_grid", lambda cells, rows: grid)
+        if tiny_blocks:
+            patch.setattr(summary, "_BLOCK_ROWS", 3)
+            patch.setattr(summary, "_THREAD_MIN_ROWS", 1)
+            patch.setenv("STICKYKIT_MAX_THREADS", "3")
+        if sorted_runs is not None:
+            patch.setattr(summary, "_sorted_runs", sorted_runs)
+        m = CustomerSummary(period=period, zone="Europe/Paris")
+        return m.update(m.init(), f)
+
+
+def check_paths_agree(sorted_runs: Any = None) -> None:
+    """Every path gives the brute-force active periods of every customer, in one form."""
+
+    @given(event_frames(min_rows=1))
+    def prop(f: EventFrame) -> None:
+        for period in ("day", "month"):
+            expected = brute_force(f, period, zone="Europe/Paris")
+            states = [
+                summary_under(f, period, grid=grid, tiny_blocks=tiny, sorted_runs=sorted_runs)
+                for grid in (True, False)
+                for tiny in (False, True)
+            ]
+            for s in states:
+                assert (s.word_origin, s.active.shape) == (
+                    states[0].word_origin,
+                    states[0].active.shape,
+                )
+                lo, hi = s.period_range()
+                matrix = s.active_matrix(lo, hi)
+                for k, cid in enumerate(s.customer_id.tolist()):
+                    assert set(np.flatnonzero(matrix[k]) + lo) == expected[cid][3]
+
+    prop()
+
+
+def test_grid_sort_block_and_thread_paths_agree() -> None:
+    check_paths_agree()
+
+
+def unsorted_runs(keys: np.ndarray) -> list[np.ndarray]:
+    """Broken: the keys left in row order, so one customer's bits are not grouped."""
+    return [keys]
+
+
+def test_paths_agree_negative_control() -> None:
+    with pytest.raises(AssertionError):
+        check_paths_agree(sorted_runs=unsorted_runs)

@@ -67,21 +67,29 @@ def sorted_union(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
 def dense_offsets(values: NDArray[Any]) -> tuple[int, int, NDArray[np.intp]] | None:
     """``(lo, size, values - lo)`` for densely spread integers, else ``None``.
 
-    Dense means a range of at most about four times their number. The offsets index a table over the range directly, so a caller can aggregate per id without
-    first mapping ids to codes, then keep the rows of the ids present.
+    Dense means a range of at most about four times their number. The offsets index a table
+    over the range directly, so a caller can aggregate per id without first mapping ids to
+    codes, then keep the rows of the ids present. Non-negative ids that are dense from 0
+    (``0..hi``) are their own offsets (``lo = 0``): no row-sized array is made, and the
+    offsets may then be ``values`` itself, which the caller must not modify.
 
     Examples
     --------
-    >>> dense_offsets(np.array([12, 10, 12]))
-    (10, 3, array([2, 0, 2]))
+    >>> dense_offsets(np.array([5012, 5010, 5012]))
+    (5010, 3, array([2, 0, 2]))
+    >>> dense_offsets(np.array([12, 10, 12]))  # dense from 0: the ids index the table
+    (0, 13, array([12, 10, 12]))
     >>> dense_offsets(np.array(["a"])) is None
     True
     """
     if values.dtype.kind not in "iu" or len(values) == 0:
         return None
     lo, hi = int(values.min()), int(values.max())
-    if hi - lo > 4 * len(values) + 1024:
+    limit = 4 * len(values) + 1024
+    if hi - lo > limit:
         return None
+    if lo >= 0 and hi <= limit:
+        return 0, hi + 1, values.astype(np.intp, copy=False)
     return lo, hi - lo + 1, (values - lo).astype(np.intp, copy=False)
 
 

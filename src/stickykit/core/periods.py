@@ -43,6 +43,7 @@ from stickykit.core._time import check_zone
 __all__ = [
     "PERIODS",
     "Period",
+    "PeriodMapper",
     "check_period",
     "local_offsets",
     "period_index",
@@ -135,6 +136,77 @@ def local_offsets(timestamps: NDArray[np.datetime64], zone: str | dt.tzinfo) -> 
     return np.asarray(offsets, dtype=np.int64)[where]
 
 
+class PeriodMapper:
+    """The calendar period of instants within a known span, in a named time zone.
+
+    The zone's offsets over the span and the table from local day to period are computed once,
+    when the mapper is made, so that it can be applied to many blocks of instants (each call
+    makes arrays the size of its block only). :func:`period_index` is one mapper applied once.
+
+    Parameters
+    ----------
+    period : {"day", "week", "month", "quarter"}
+        The calendar unit.
+    zone : str or tzinfo
+        The time zone whose calendar counts.
+    start_us, stop_us : int
+        The first and last instant (microseconds since the epoch, UTC) it will be given.
+
+    Attributes
+    ----------
+    bounds : tuple of int
+        Periods that include every period of the span: exact in UTC; in other zones the first
+        and last may be one day wider than the instants need (a lower and upper bound).
+
+    Examples
+    --------
+    >>> t = np.array(["2024-01-31T23:00", "2024-02-01T01:00"], dtype="datetime64[us]").view(np.int64)
+    >>> mapper = PeriodMapper("month", "UTC", int(t.min()), int(t.max()))
+    >>> mapper.bounds, mapper(t).tolist()
+    ((648, 649), [648, 649])
+    """
+
+    def __init__(self, period: str, zone: str | dt.tzinfo, start_us: int, stop_us: int) -> None:
+        self.period = check_period(period)
+        tz = check_zone("period", zone)
+        self._times: NDArray[np.int64] | None = None
+        self._offsets = np.zeros(1, dtype=np.int64)
+        if not _is_utc(tz):
+            assert tz is not None  # _is_utc(None) is True
+            times, offsets = _transitions(tz, start_us, stop_us)
+            self._times = np.asarray(times, dtype=np.int64)
+            self._offsets = np.asarray(offsets, dtype=np.int64)
+        # every local day of the span: the offset of any instant in it is one of these
+        self._first_day = (start_us + int(self._offsets.min())) // _US_PER_DAY
+        last_day = (stop_us + int(self._offsets.max())) // _US_PER_DAY
+        span = np.arange(self._first_day, last_day + 1, dtype=np.int64)
+        if self.period == "day":
+            self._table = span
+        elif self.period == "week":
+            self._table = np.floor_divide(span + _MONDAY_SHIFT, 7)
+        else:
+            table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+            self._table = table if self.period == "month" else np.floor_divide(table, 3)
+        self.bounds = (int(self._table[0]), int(self._table[-1]))
+
+    def __call__(self, us: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The period index of each instant of ``us`` (int64 microseconds, UTC)."""
+        if self._times is None:
+            days = np.floor_divide(us, _US_PER_DAY)
+        else:
+            where = np.searchsorted(self._times, us, side="right")
+            where -= 1
+            days = self._offsets[where]
+            days += us
+            np.floor_divide(days, _US_PER_DAY, out=days)  # in place: one row-sized array
+        if self.period == "day":
+            return days
+        # the span of days is small: map each day through the table, not row by row
+        days -= self._first_day
+        result: NDArray[np.int64] = self._table[days]
+        return result
+
+
 def period_index(
     timestamps: NDArray[np.datetime64], period: str, *, zone: str | dt.tzinfo = "UTC"
 ) -> NDArray[np.int64]:
@@ -158,29 +230,12 @@ def period_index(
     >>> period_index(t, "quarter").tolist()
     [219, 219, 220]
     """
-    unit = check_period(period)
+    check_period(period)
+    check_zone("period", zone)
     us = timestamps.astype("datetime64[us]", copy=False).view(np.int64)
-    tz = check_zone("period", zone)
-    if _is_utc(tz):
-        days = np.floor_divide(us, _US_PER_DAY)
-    else:
-        days = local_offsets(timestamps, zone)
-        days += us
-        np.floor_divide(days, _US_PER_DAY, out=days)  # in place: one row-sized array
-    if unit == "day" or len(days) == 0:
-        return days
-    # the span of days is small: map each distinct day through a table, not row by row
-    first = int(days.min())
-    span = np.arange(first, int(days.max()) + 1, dtype=np.int64)
-    if unit == "week":
-        table = np.floor_divide(span + _MONDAY_SHIFT, 7)
-    else:
-        table = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-        if unit == "quarter":
-            table = np.floor_divide(table, 3)
-    days -= first
-    result: NDArray[np.int64] = table[days]
-    return result
+    if len(us) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return PeriodMapper(period, zone, int(us.min()), int(us.max()))(us)
 
 
 def period_start(index: NDArray[np.int64], period: str) -> NDArray[np.object_]:

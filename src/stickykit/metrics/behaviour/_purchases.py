@@ -53,6 +53,8 @@ __all__ = [
     "merge_summaries",
     "purchase_summary",
     "qualifying_frame",
+    "sorted_group_quantiles",
+    "sorted_ties",
     "summarise_purchases",
     "tie_values",
     "zone_field",
@@ -171,24 +173,27 @@ class PurchaseSummaryMetric(MetricBase):
         return merge_summaries(self.summary(), a, b, self.fingerprint)
 
 
-def tie_values(values: NDArray[np.float64], rtol: float = TIE_RTOL) -> NDArray[np.float64]:
-    r"""``values`` with near-equal values replaced by one representative, for ranking.
+def sorted_ties(
+    values: NDArray[np.float64], rtol: float = TIE_RTOL
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    r"""The order that sorts ``values``, and the sorted values with near-equal ones tied.
 
     Sorted neighbours :math:`a \le b` join one class when
     :math:`b - a \le r\,\max(|a|, |b|) + 10^{-3} r \max_k |x_k|`; every member of a class
-    takes the class's smallest value. Sums of the same amounts added in another order (which
-    differ in the last bits) then compare equal, and ranks do not depend on row order.
+    takes the class's smallest value. ``values[order]`` is sorted, and the second array is that
+    sorted array with each value replaced by its class's representative (still sorted).
 
     Examples
     --------
-    >>> x = np.array([0.1 + 0.2, 0.3, 1.0, 0.3])
-    >>> bool(x[0] == x[1]), bool(np.unique(tie_values(x)).size == 2)
-    (False, True)
+    >>> order, tied = sorted_ties(np.array([3.0, 0.1 + 0.2, 0.3]))
+    >>> order.tolist()[0] in (1, 2), tied.tolist()
+    (True, [0.3, 0.3, 3.0])
     """
     values = np.asarray(values, dtype=np.float64)
     if values.size < 2:
-        return values.copy()
-    order = np.argsort(values, kind="stable")
+        return np.arange(values.size, dtype=np.intp), values.copy()
+    # any order of equal values gives the same classes, so the sort need not be stable
+    order = np.argsort(values)
     ordered = values[order]
     scale = float(np.abs(ordered).max())
     gaps = np.diff(ordered)
@@ -196,8 +201,57 @@ def tie_values(values: NDArray[np.float64], rtol: float = TIE_RTOL) -> NDArray[n
     new_class = np.concatenate([[True], gaps > near])
     starts = np.flatnonzero(new_class)
     label = np.cumsum(new_class) - 1
-    out = np.empty_like(values)
-    out[order] = ordered[starts][label]
+    tied: NDArray[np.float64] = ordered[starts][label]
+    return order.astype(np.intp, copy=False), tied
+
+
+def tie_values(values: NDArray[np.float64], rtol: float = TIE_RTOL) -> NDArray[np.float64]:
+    r"""``values`` with near-equal values replaced by one representative, for ranking.
+
+    The classes of :func:`sorted_ties`, in the original order. Sums of the same amounts added
+    in another order (which differ in the last bits) then compare equal, and ranks do not
+    depend on row order.
+
+    Examples
+    --------
+    >>> x = np.array([0.1 + 0.2, 0.3, 1.0, 0.3])
+    >>> bool(x[0] == x[1]), bool(np.unique(tie_values(x)).size == 2)
+    (False, True)
+    """
+    order, tied = sorted_ties(values, rtol)
+    out = np.empty_like(tied)
+    out[order] = tied
+    return out
+
+
+def sorted_group_quantiles(
+    ordered: NDArray[np.float64], counts: NDArray[np.int64], probs: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    r"""Quantiles of groups laid out one after another, each sorted (see :func:`grouped_quantiles`).
+
+    ``ordered`` holds group 0's values in ascending order, then group 1's, and so on;
+    ``counts`` gives each group's size.
+
+    Examples
+    --------
+    >>> sorted_group_quantiles(np.array([1.0, 2.0, 3.0, 4.0, 10.0, 20.0]), np.array([4, 2, 0]),
+    ...                        np.array([0.5])).ravel().tolist()
+    [2.5, 15.0, nan]
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    out = np.full((len(counts), len(probs)), np.nan)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    n = counts[present][:, None].astype(np.float64)
+    h = (n - 1) * probs[None, :]
+    lo = np.floor(h).astype(np.intp)
+    t = h - lo
+    hi = np.minimum(lo + 1, counts[present][:, None] - 1)
+    base = starts[present][:, None]
+    a, b = ordered[base + lo], ordered[base + hi]
+    diff = b - a
+    # numpy's lerp: exact at both ends, monotone in t
+    out[present] = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
     return out
 
 
@@ -223,23 +277,8 @@ def grouped_quantiles(
     >>> grouped_quantiles(v, g, 3, np.array([0.5])).ravel().tolist()
     [2.5, 15.0, nan]
     """
-    probs = np.asarray(probs, dtype=np.float64)
-    out = np.full((n_groups, len(probs)), np.nan)
     if len(values) == 0:
-        return out
+        return np.full((n_groups, len(probs)), np.nan)
     order = np.lexsort((values, groups))
-    ordered = values[order]
     counts = np.bincount(groups, minlength=n_groups)
-    starts = np.cumsum(counts) - counts
-    present = counts > 0
-    n = counts[present][:, None].astype(np.float64)
-    h = (n - 1) * probs[None, :]
-    lo = np.floor(h).astype(np.intp)
-    t = h - lo
-    hi = np.minimum(lo + 1, counts[present][:, None] - 1)
-    base = starts[present][:, None]
-    a, b = ordered[base + lo], ordered[base + hi]
-    diff = b - a
-    # numpy's lerp: exact at both ends, monotone in t
-    out[present] = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
-    return out
+    return sorted_group_quantiles(values[order], counts, probs)

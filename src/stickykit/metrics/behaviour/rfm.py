@@ -38,6 +38,8 @@ from stickykit.metrics.base import MetricResult, package_version
 from stickykit.metrics.behaviour._purchases import (
     PurchaseSummaryMetric,
     grouped_quantiles,
+    sorted_group_quantiles,
+    sorted_ties,
     tie_values,
     zone_field,
 )
@@ -210,10 +212,16 @@ def quantile_scores(
     >>> s.tolist(), e.ravel().tolist()
     ([1, 1, 1, 4, 5], [1.0, 1.0, 1.4, 3.4])
     """
-    tied = tie_values(np.asarray(values, dtype=np.float64))
-    if groups is None:
-        groups = np.zeros(len(tied), dtype=np.intp)
     probs = np.arange(1, bins) / bins
+    if groups is None:
+        # one sort gives the ties, the cut points and the scores
+        order, ordered = sorted_ties(np.asarray(values, dtype=np.float64))
+        edges = sorted_group_quantiles(ordered, np.array([len(ordered)]), probs)
+        scores = np.empty(len(ordered), dtype=np.int64)
+        # side="left": the number of cut points strictly below each value
+        scores[order] = 1 + np.searchsorted(edges[0], ordered, side="left")
+        return scores, edges
+    tied = tie_values(np.asarray(values, dtype=np.float64))
     edges = grouped_quantiles(tied, groups, n_groups, probs)
     scores = 1 + (tied[:, None] > edges[groups]).sum(axis=1, dtype=np.int64)
     return scores, edges

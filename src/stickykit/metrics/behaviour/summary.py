@@ -29,6 +29,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -37,7 +39,8 @@ from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
 from stickykit.core.arrays import dense_offsets, sorted_union, unique_codes
-from stickykit.core.periods import Period, check_period, period_index
+from stickykit.core.periods import Period, PeriodMapper, check_period
+from stickykit.core.threads import kernel_threads
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
 from stickykit.io.events import currency_violations, is_return
@@ -58,6 +61,11 @@ __all__ = [
 ]
 
 _WORD = 64
+#: Rows per block of the passes that make per-row scratch arrays (periods, keys): small enough
+#: to stay in cache and to be reused by the allocator instead of mapped afresh each time.
+_BLOCK_ROWS = 1 << 20
+#: Sort keys of at least this many rows are sorted in parts by several threads.
+_THREAD_MIN_ROWS = 1 << 22
 _REFERENCE = (
     "per-customer first/last event, event count, monetary sum and active periods; "
     "the recency-frequency-monetary summary of Fader, Hardie & Lee (2005), "
@@ -112,11 +120,12 @@ def activity_rows(
     ([True, False, False], [True, False, True])
     """
     keep = qualifying(frame, kinds)
-    counted = np.ones(len(frame), dtype=bool) if keep is None else keep
     returned = is_return(frame)
     if frame.kind is not None:
-        returned = returned | (frame.kind == "return")
-    return counted & ~returned, counted | returned
+        returned |= frame.kind == "return"
+    if keep is None:  # every row counts: money is every row, activity every non-return
+        return ~returned, np.ones(len(frame), dtype=bool)
+    return keep & ~returned, keep | returned
 
 
 def customer_rows(
@@ -270,45 +279,116 @@ class CustomerSummaryState:
         return out
 
 
-def _pack(
-    codes: NDArray[np.integer[Any]], periods: NDArray[np.int64], n_customers: int
-) -> tuple[int, NDArray[np.uint64]]:
-    """Bitmask words of (customer code, period) pairs.
+def _trimmed(origin: int, active: NDArray[np.uint64]) -> tuple[int, NDArray[np.uint64]]:
+    """The words without all-zero columns at either end (one form for every state)."""
+    if active.size == 0:
+        return 0, np.zeros((active.shape[0], 0), dtype=np.uint64)
+    used = np.flatnonzero(np.bitwise_or.reduce(active, axis=0))
+    if len(used) == 0:
+        return 0, np.zeros((active.shape[0], 0), dtype=np.uint64)
+    lo, hi = int(used[0]), int(used[-1])
+    if lo == 0 and hi == active.shape[1] - 1:
+        return origin, active
+    return origin + lo, np.ascontiguousarray(active[:, lo : hi + 1])
 
-    Both input arrays are reused as scratch space (overwritten), so the pass needs about one
-    extra row-sized array; the caller must not use them afterwards.
+
+def _blocks(rows: int) -> list[slice]:
+    return [slice(start, min(rows, start + _BLOCK_ROWS)) for start in range(0, rows, _BLOCK_ROWS)]
+
+
+def _first_last(
+    codes: NDArray[np.integer[Any]], us: NDArray[np.int64], n_customers: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The first and last instant of each customer code (the int64 maximum and minimum if none)."""
+    first = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, us)
+    last = np.full(n_customers, np.iinfo(np.int64).min)
+    np.maximum.at(last, codes, us)
+    return first, last
+
+
+def _use_grid(cells: int, rows: int) -> bool:
+    """Whether a grid of ``cells`` one-byte cells is the way to mark ``rows`` rows (else a sort)."""
+    return cells <= max(8 * rows, 1 << 20)
+
+
+def _pack(
+    codes: NDArray[np.integer[Any]], us: NDArray[np.int64], n_customers: int, period: str, zone: str
+) -> tuple[int, NDArray[np.uint64]]:
+    """Bitmask words of the (customer code, period of the instant) pairs of the rows.
+
+    The periods are computed block by block (:data:`_BLOCK_ROWS` rows), so no row-sized array
+    of periods is made: the scratch arrays stay small, in cache, and are reused.
     """
-    if len(periods) == 0:
+    if len(us) == 0:
         return 0, np.zeros((n_customers, 0), dtype=np.uint64)
-    origin = int(periods.min()) // _WORD
-    width = int(periods.max()) // _WORD - origin + 1
-    bit = periods
-    bit -= origin * _WORD  # in place: the caller's periods are not needed afterwards
-    if n_customers * width * _WORD <= max(8 * len(periods), 1 << 20):
-        # a grid of at most 8 one-byte cells per row (a quarter of an event row's 32 bytes):
-        # mark the (customer, period) cells, then pack 64 cells to a word; faster than a sort
-        mark = np.zeros((n_customers, width * _WORD), dtype=bool)
-        mark[codes, bit] = True
-        packed = np.packbits(mark, axis=1, bitorder="little")
-        return origin, packed.view("<u8").astype(np.uint64, copy=False)
-    # key = code * (width * 64) + bit, built and sorted in place (one row-sized array)
-    keys = codes.astype(np.int64, copy=False)
-    keys *= width * _WORD
-    keys += bit
-    del bit
-    keys.sort()
-    keep = np.empty(len(keys), dtype=bool)
-    keep[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-    keys = keys[keep]
-    del keep
-    cells = keys >> 6  # // 64
-    keys &= _WORD - 1  # % 64, in place: the keys become bit numbers
-    values = np.left_shift(np.uint64(1), keys.view(np.uint64), out=keys.view(np.uint64))
-    starts = np.concatenate([[0], np.flatnonzero(cells[1:] != cells[:-1]) + 1])
-    active = np.zeros(n_customers * width, dtype=np.uint64)
-    active[cells[starts]] = np.bitwise_or.reduceat(values, starts)
-    return origin, active.reshape(n_customers, width)
+    mapper = PeriodMapper(period, zone, int(us.min()), int(us.max()))
+    low, high = mapper.bounds
+    origin = low // _WORD
+    width = high // _WORD - origin + 1
+    # the grid path marks cells of whole bytes from the byte holding the first period
+    grid_start = low - low % 8
+    grid_bytes = (high - grid_start) // 8 + 1
+    if _use_grid(n_customers * grid_bytes * 8, len(us)):
+        # a grid of at most 8 one-byte cells per row (a quarter of an event row's 32 bytes),
+        # or of at most 1 MiB: mark the (customer, period) cells, pack 8 cells to a byte, and
+        # place the bytes in the words (little-endian: byte k of a row of words holds
+        # periods 8k..8k+7); faster than a sort, and only as wide as the periods present
+        columns = grid_bytes * 8
+        mark = np.zeros(n_customers * columns, dtype=bool)
+        for block in _blocks(len(us)):
+            # cell = code * columns + period - grid_start (a flat index: about twice as fast
+            # as indexing the rows and columns of a 2-d grid)
+            cell = mapper(us[block])
+            cell -= grid_start
+            cell += codes[block] * columns
+            mark[cell] = True
+        active = np.zeros((n_customers, width), dtype="<u8")
+        skip = (grid_start - origin * _WORD) // 8
+        as_bytes = active.view(np.uint8)
+        grid = mark.reshape(n_customers, columns)
+        as_bytes[:, skip : skip + grid_bytes] = np.packbits(grid, axis=1, bitorder="little")
+        return _trimmed(origin, active.astype(np.uint64, copy=False))
+    # key = code * (width * 64) + bit; sorted, each word is the OR of its keys' bits
+    keys = np.empty(len(us), dtype=np.int64)
+    for block in _blocks(len(us)):
+        part = keys[block]
+        np.multiply(codes[block], width * _WORD, out=part)
+        part += mapper(us[block])
+        part -= origin * _WORD
+    words = np.zeros(n_customers * width, dtype=np.uint64)
+    for run in _sorted_runs(keys):
+        for block in _blocks(len(run)):
+            part = run[block]
+            cells = part >> 6  # // 64: the word of each key
+            part &= _WORD - 1  # % 64, in place: the keys become bit numbers, then bit values
+            values = np.left_shift(np.uint64(1), part.view(np.uint64), out=part.view(np.uint64))
+            new_cell = np.empty(len(cells), dtype=bool)
+            new_cell[0] = True
+            np.not_equal(cells[1:], cells[:-1], out=new_cell[1:])
+            starts = np.flatnonzero(new_cell)
+            # the cells of a block are distinct after the reduction; a cell cut by a block
+            # or run edge is OR-ed in twice, which is why this is |= and not =
+            words[cells[starts]] |= np.bitwise_or.reduceat(values, starts)
+    return _trimmed(origin, words.reshape(n_customers, width))
+
+
+def _sorted_runs(keys: NDArray[np.int64]) -> list[NDArray[np.int64]]:
+    """``keys`` cut into consecutive parts, each sorted in place.
+
+    Large arrays are cut into one part per thread (:func:`~stickykit.core.threads.kernel_threads`)
+    and sorted in parallel (numpy releases the GIL while it sorts); the bitmask only needs
+    each part sorted, as a cell split between parts is OR-ed in from each.
+    """
+    parts = kernel_threads(len(keys), _THREAD_MIN_ROWS)
+    if parts == 1:
+        keys.sort()
+        return [keys]
+    edges = [len(keys) * k // parts for k in range(parts + 1)]
+    runs = [keys[a:b] for a, b in itertools.pairwise(edges)]
+    with ThreadPoolExecutor(parts) as pool:
+        list(pool.map(np.ndarray.sort, runs))
+    return runs
 
 
 def _place(
@@ -420,23 +500,33 @@ class CustomerSummary(MetricBase):
         if dense is None:
             ids, codes = unique_codes(frame.customer_id)
             n = len(ids)
+            rows_per_code = np.bincount(codes, minlength=n)
         else:
             lo, n, codes = dense
-            present = np.bincount(codes, minlength=n) > 0
+            rows_per_code = np.bincount(codes, minlength=n)
+            present = rows_per_code > 0
             ids = (np.flatnonzero(present) + lo).astype(frame.customer_id.dtype)
         amount = (
             np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
         )
-        if not active.all():
+        if active.all():
+            counts = rows_per_code
+        else:
             frame, codes = frame.filter(active), codes[active]
+            counts = np.bincount(codes, minlength=n)
+        del rows_per_code
         times = frame.timestamp.view(np.int64)
-        first = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(first, codes, times)
-        last = np.full(n, np.iinfo(np.int64).min)
-        np.maximum.at(last, codes, times)
-        counts = np.bincount(codes, minlength=n)
-        periods = period_index(frame.timestamp, self.period, zone=self.zone)
-        origin, active_bits = _pack(codes, periods, n)
+        if kernel_threads(len(times), _THREAD_MIN_ROWS) > 1:
+            # the bitmask and the first and last times are independent: the bitmask is made
+            # in a second thread (its numpy calls release the GIL) while this one takes the
+            # times (ufunc.at holds the GIL)
+            with ThreadPoolExecutor(1) as pool:
+                bitmask = pool.submit(_pack, codes, times, n, self.period, self.zone)
+                first, last = _first_last(codes, times, n)
+                origin, active_bits = bitmask.result()
+        else:
+            first, last = _first_last(codes, times, n)
+            origin, active_bits = _pack(codes, times, n, self.period, self.zone)
         if present is not None and not present.all():
             first, last, counts = first[present], last[present], counts[present]
             amount, active_bits = amount[present], active_bits[present]

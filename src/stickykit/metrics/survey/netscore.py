@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
@@ -43,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import us_to_datetime
+from stickykit.core.threads import kernel_threads
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import SurveyFrame
 from stickykit.io.validate import Violation
@@ -67,7 +67,6 @@ __all__ = [
     "SurveyItemMetric",
     "by_field",
     "count_categories",
-    "kernel_threads",
     "min_n_field",
     "net_interval",
     "t_quantile",
@@ -84,7 +83,7 @@ _NO_TIME = int(np.iinfo(np.int64).min)
 #: overhead small (1 << 20 measured fastest from 1 << 16 to 1 << 21; see benchmarks/).
 BLOCK_ROWS = 1 << 20
 #: Columns of at least this many answers are counted by several threads (see
-#: :func:`kernel_threads`).
+#: :func:`stickykit.core.threads.kernel_threads`).
 THREAD_MIN_ROWS = 1 << 24
 #: The label columns a survey metric can group by.
 GROUP_COLUMNS = ("wave", "segment", "instrument", "customer_id")
@@ -137,25 +136,6 @@ class OutOfScaleError(ValueError):
 # -- kernels ------------------------------------------------------------------------------------
 
 
-def kernel_threads(rows: int) -> int:
-    """Threads a counting kernel uses on ``rows`` answers.
-
-    One below :data:`THREAD_MIN_ROWS` rows; above, one per CPU up to 4, or the
-    ``STICKYKIT_MAX_THREADS`` environment variable when set (``1`` turns threads off). numpy
-    releases the GIL while it compares and counts, so the threads run in parallel.
-
-    Examples
-    --------
-    >>> kernel_threads(1000)
-    1
-    """
-    if rows < THREAD_MIN_ROWS:
-        return 1
-    limit = os.environ.get("STICKYKIT_MAX_THREADS")
-    cap = int(limit) if limit and limit.isdigit() and int(limit) > 0 else 4
-    return max(1, min(cap, os.cpu_count() or 1))
-
-
 def count_categories(
     values: NDArray[np.int8],
     answered: NDArray[np.bool_] | None,
@@ -181,7 +161,7 @@ def count_categories(
     ...
     stickykit.metrics.survey.netscore.OutOfScaleError: answers outside [0, 10]
     """
-    threads = kernel_threads(len(values))
+    threads = kernel_threads(len(values), THREAD_MIN_ROWS)
     if threads > 1:
         edges = [len(values) * k // threads for k in range(threads + 1)]
 
