@@ -495,41 +495,39 @@ class CustomerSummary(MetricBase):
         # dense integer ids index the per-customer arrays directly (no id-to-code lookup);
         # the rows of ids absent from the chunk are dropped at the end
         dense = dense_offsets(frame.customer_id)
-        present: NDArray[np.bool_] | None = None
         codes: NDArray[np.integer[Any]]
         if dense is None:
             ids, codes = unique_codes(frame.customer_id)
-            n = len(ids)
-            rows_per_code = np.bincount(codes, minlength=n)
+            lo, n = 0, len(ids)
         else:
             lo, n, codes = dense
-            rows_per_code = np.bincount(codes, minlength=n)
-            present = rows_per_code > 0
-            ids = (np.flatnonzero(present) + lo).astype(frame.customer_id.dtype)
-        amount = (
-            np.zeros(n) if frame.amount is None else np.bincount(codes, frame.amount, minlength=n)
-        )
-        if active.all():
-            counts = rows_per_code
-        else:
+        id_dtype, amounts, money_codes = frame.customer_id.dtype, frame.amount, codes
+        if not active.all():
             frame, codes = frame.filter(active), codes[active]
-            counts = np.bincount(codes, minlength=n)
-        del rows_per_code
         times = frame.timestamp.view(np.int64)
-        if kernel_threads(len(times), _THREAD_MIN_ROWS) > 1:
-            # the bitmask and the first and last times are independent: the bitmask is made
-            # in a second thread (its numpy calls release the GIL) while this one takes the
-            # times (ufunc.at holds the GIL)
-            with ThreadPoolExecutor(1) as pool:
-                bitmask = pool.submit(_pack, codes, times, n, self.period, self.zone)
-                first, last = _first_last(codes, times, n)
-                origin, active_bits = bitmask.result()
-        else:
+        threaded = kernel_threads(len(times), _THREAD_MIN_ROWS) > 1
+        with ThreadPoolExecutor(1) as pool:
+            # on large frames the bitmask is made in a second thread (its numpy calls release
+            # the GIL) while this one takes the sums and the first and last times
+            bitmask = (
+                pool.submit(_pack, codes, times, n, self.period, self.zone) if threaded else None
+            )
+            rows_per_code = np.bincount(money_codes, minlength=n)
+            amount = (
+                np.zeros(n) if amounts is None else np.bincount(money_codes, amounts, minlength=n)
+            )
+            counts = rows_per_code if codes is money_codes else np.bincount(codes, minlength=n)
             first, last = _first_last(codes, times, n)
-            origin, active_bits = _pack(codes, times, n, self.period, self.zone)
-        if present is not None and not present.all():
-            first, last, counts = first[present], last[present], counts[present]
-            amount, active_bits = amount[present], active_bits[present]
+            if bitmask is None:
+                origin, active_bits = _pack(codes, times, n, self.period, self.zone)
+            else:
+                origin, active_bits = bitmask.result()
+        if dense is not None:
+            present = rows_per_code > 0
+            ids = (np.flatnonzero(present) + lo).astype(id_dtype)
+            if not present.all():
+                first, last, counts = first[present], last[present], counts[present]
+                amount, active_bits = amount[present], active_bits[present]
         return CustomerSummaryState(
             fingerprint=self.fingerprint,
             customer_id=ids,
