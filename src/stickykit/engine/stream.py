@@ -3,8 +3,10 @@
 Each batch is validated by the loader of the metrics' input kind (``errors="raise"`` stops at the
 first bad row, naming file, batch and row; ``"quarantine"`` leaves bad rows out and counts them),
 then folded into the metrics' states. With ``workers > 1`` batches are updated in worker
-processes and their states merged in batch order as a binary tree, so that memory holds the
-batches in flight plus O(log n) states, and integer states equal the serial run bit for bit.
+processes and each batch's states are merged into one running state per metric, in batch
+order: memory holds the batches in flight plus one state per metric, and the merges associate
+as in the serial run (``merge(merge(s0, s1), s2)``), so every state equals the serial run's bit
+for bit.
 
 Examples
 --------
@@ -39,7 +41,7 @@ from stickykit.io.quarantine import MAX_REASONS, LoadResult, ReadSummary, Reason
 from stickykit.io.validate import Violation
 from stickykit.metrics.base import Metric
 
-__all__ = ["BatchRun", "TreeMerger", "run_batches"]
+__all__ = ["BatchRun", "run_batches"]
 
 #: The frame each input kind is loaded into, as messages name it.
 RECORD_NAMES = {"events": "EventFrame", "survey": "SurveyFrame", "customers": "CustomerFrame"}
@@ -59,50 +61,6 @@ class BatchRun:
 
     states: list[Any]
     summary: ReadSummary
-
-
-class TreeMerger:
-    """Merge states in arrival order as a balanced binary tree, holding O(log n) states.
-
-    Pushing states ``s0, s1, s2, s3`` merges ``(s0 + s1) + (s2 + s3)``, like a binary counter:
-    the same pairing as :func:`stickykit.engine.serial.tree_merge` for a power of two, and always
-    left before right, so the result does not depend on when worker processes finish.
-
-    Examples
-    --------
-    >>> from stickykit.plugins.registry import get_metric
-    >>> from stickykit.frames import SurveyFrame
-    >>> import numpy as np
-    >>> m = get_metric("nps")
-    >>> tree = TreeMerger(m)
-    >>> for answers in ([10], [9, 3], [0]):
-    ...     frame = SurveyFrame(answers={"nps": np.array(answers, np.int8)})
-    ...     tree.push(m.update(m.init(), frame))
-    >>> m.finalize(tree.result()).value
-    0.0
-    """
-
-    def __init__(self, metric: Metric) -> None:
-        self.metric = metric
-        self._stack: list[tuple[int, Any]] = []
-
-    def push(self, state: Any) -> None:
-        """Add the next state (to the right of every state pushed before)."""
-        level = 0
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
-            state = self.metric.merge(left, state)
-            level += 1
-        self._stack.append((level, state))
-
-    def result(self) -> Any:
-        """The merge of every state pushed, or ``init()`` when none was."""
-        if not self._stack:
-            return self.metric.init()
-        state = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            state = self.metric.merge(left, state)
-        return state
 
 
 @attrs.frozen
@@ -411,15 +369,16 @@ def _run_pool(
     from stickykit.engine.pool import check_picklable  # noqa: PLC0415
 
     check_picklable(metrics)
-    trees = [TreeMerger(m) for m in metrics]
+    running = [m.init() for m in metrics]
     summary = ReadSummary()
     pending: deque[Future[tuple[list[Any], ReadSummary]]] = deque()
 
     def collect(future: Future[tuple[list[Any], ReadSummary]]) -> None:
+        # in batch order, into one running state per metric: merge(merge(s0, s1), s2)...
         nonlocal summary
         states, part = future.result()
-        for tree, state in zip(trees, states, strict=True):
-            tree.push(state)
+        for k, (metric, state) in enumerate(zip(metrics, states, strict=True)):
+            running[k] = metric.merge(running[k], state)
         summary = summary.merge(part)
 
     context = multiprocessing.get_context("forkserver")
@@ -434,4 +393,4 @@ def _run_pool(
         finally:
             for future in pending:
                 future.cancel()
-    return BatchRun([tree.result() for tree in trees], summary)
+    return BatchRun(running, summary)

@@ -391,15 +391,6 @@ def _sorted_runs(keys: NDArray[np.int64]) -> list[NDArray[np.int64]]:
     return runs
 
 
-def _place(
-    active: NDArray[np.uint64], origin: int, rows: NDArray[np.intp], n: int, lo: int, width: int
-) -> NDArray[np.uint64]:
-    out = np.zeros((n, width), dtype=np.uint64)
-    if active.shape[1]:
-        out[rows, origin - lo : origin - lo + active.shape[1]] = active
-    return out
-
-
 def resolve_as_of(state_last_us: NDArray[np.int64], as_of: dt.datetime | None) -> int:
     """``as_of`` in microseconds, by default just after the latest event.
 
@@ -495,6 +486,10 @@ class CustomerSummary(MetricBase):
         # dense integer ids index the per-customer arrays directly (no id-to-code lookup);
         # the rows of ids absent from the chunk are dropped at the end
         dense = dense_offsets(frame.customer_id)
+        if dense is not None and dense[1] > len(frame):
+            # more id slots than rows (a batch of a larger table): many ids are absent, so
+            # compact codes keep the per-customer arrays the size of the customers present
+            dense = None
         codes: NDArray[np.integer[Any]]
         if dense is None:
             ids, codes = unique_codes(frame.customer_id)
@@ -541,7 +536,11 @@ class CustomerSummary(MetricBase):
         )
 
     def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
-        """Union of customers: min first, max last, summed counts and money, OR of periods."""
+        """Union of customers: min first, max last, summed counts and money, OR of periods.
+
+        When every customer of ``b`` is already in ``a`` (a batch merged into a running
+        state), ``a``'s rows keep their places and no union of ids is sorted.
+        """
         check_fingerprints(self.name, a, b)
         check_fingerprints(self.name, a, self.init())
         if a.currency and b.currency and a.currency != b.currency:
@@ -557,9 +556,15 @@ class CustomerSummary(MetricBase):
             return a
         if len(a) == 0:
             return b
-        ids = sorted_union(a.customer_id, b.customer_id)
-        ia = np.searchsorted(ids, a.customer_id)
-        ib = np.searchsorted(ids, b.customer_id)
+        ib = np.searchsorted(a.customer_id, b.customer_id)
+        known = (ib < len(a)) & (a.customer_id[np.minimum(ib, len(a) - 1)] == b.customer_id)
+        ia: NDArray[np.intp] | slice
+        if known.all():
+            ids, ia = a.customer_id.copy(), slice(None)
+        else:
+            ids = sorted_union(a.customer_id, b.customer_id)
+            ia = np.searchsorted(ids, a.customer_id)
+            ib = np.searchsorted(ids, b.customer_id)
         n = len(ids)
 
         def combine(x: NDArray[Any], y: NDArray[Any], fill: Any, op: Any) -> NDArray[Any]:
@@ -575,8 +580,12 @@ class CustomerSummary(MetricBase):
         ]
         lo = min((s[0] for s in spans), default=0)
         hi = max((s[1] for s in spans), default=0)
-        active = _place(a.active, a.word_origin, ia, n, lo, hi - lo)
-        active |= _place(b.active, b.word_origin, ib, n, lo, hi - lo)
+        active = np.zeros((n, hi - lo), dtype=np.uint64)
+        if a.active.shape[1]:
+            active[ia, a.word_origin - lo : a.word_origin - lo + a.active.shape[1]] = a.active
+        if b.active.shape[1]:
+            columns = slice(b.word_origin - lo, b.word_origin - lo + b.active.shape[1])
+            active[ib, columns] |= b.active
         return CustomerSummaryState(
             fingerprint=self.fingerprint,
             customer_id=ids,
