@@ -213,7 +213,10 @@ def _update(
     if len(frame) == 0:
         return states, summary
     try:
-        states = [m.update(s, frame) for m, s in zip(metrics, states, strict=True)]
+        # one state at a time replaced in the list, so that memory never holds the old and
+        # the new states of every metric at once
+        for k, metric in enumerate(metrics):
+            states[k] = metric.update(states[k], frame)
     except ValidationError as exc:
         raise _reraise(exc, batch, rows, frame.first_row) from exc
     return states, summary
