@@ -389,7 +389,10 @@ def _run_pool(
         try:
             for batch in batches:
                 pending.append(pool.submit(_update, metrics, None, batch, options))
-                while len(pending) > 2 * workers:
+                # about one batch per worker in flight: each holds its columns and, once
+                # done, its states until merged (more in flight did not run faster, but
+                # held more memory)
+                while len(pending) > workers:
                     collect(pending.popleft())
             while pending:
                 collect(pending.popleft())
