@@ -10,12 +10,14 @@ import attrs
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from stickykit import compute
 from stickykit.core.periods import period_index
 from stickykit.datasets import load_cdnow
 from stickykit.errors import InsufficientDataError, ValidationError
 from stickykit.frames import EventFrame
+from stickykit.metrics.base import states_equal
 from stickykit.metrics.behaviour.summary import CustomerSummary, CustomerSummaryState
 from stickykit.testing import check_metric, event_frames
 
@@ -261,3 +263,77 @@ def unsorted_runs(keys: np.ndarray) -> list[np.ndarray]:
 def test_paths_agree_negative_control() -> None:
     with pytest.raises(AssertionError):
         check_paths_agree(sorted_runs=unsorted_runs)
+
+
+# -- merge_into: merge in place into a running state ----------------------------------------------
+
+
+def copy_state(s: CustomerSummaryState) -> CustomerSummaryState:
+    arrays = {
+        f.name: getattr(s, f.name).copy()
+        for f in attrs.fields(CustomerSummaryState)
+        if isinstance(getattr(s, f.name), np.ndarray)
+    }
+    return attrs.evolve(s, **arrays)
+
+
+@st.composite
+def spread_frames(draw: Any) -> EventFrame:
+    """Events of up to 6 customers on days drawn one by one over three years (so customers
+    have several distinct periods, which a wrong merge of the bitmask shows)."""
+    rows = draw(
+        st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1100)), min_size=2, max_size=40)
+    )
+    ids, days = (np.array(column) for column in zip(*rows, strict=True))
+    return EventFrame(
+        event_id=np.arange(len(ids)),
+        customer_id=ids,
+        timestamp=(np.datetime64("2021-01-01") + days).astype("datetime64[us]"),
+        amount=days / 100.0,
+    )
+
+
+def check_merge_into(merge_into: Any) -> None:
+    """merge_into(a, b) equals merge(a, b), in place when b's customers are all in a."""
+
+    @given(st.one_of(event_frames(min_rows=2), spread_frames()), st.data())
+    def prop(f: EventFrame, data: st.DataObject) -> None:
+        m = CustomerSummary(period=data.draw(st.sampled_from(["day", "month"])))
+        cut = data.draw(st.integers(1, len(f) - 1))
+        whole = m.update(m.init(), f)
+        for a, b in [
+            (whole, m.update(m.init(), f.slice(cut, len(f)))),  # b's customers all in a
+            (m.update(m.init(), f.slice(0, cut)), m.update(m.init(), f.slice(cut, len(f)))),
+        ]:
+            expected = m.merge(a, b)
+            owned = copy_state(a)
+            got = merge_into(m, owned, b)
+            assert states_equal(got, expected)
+            if a is whole:
+                assert got.active is owned.active  # updated in place, not copied
+
+    prop()
+
+
+def test_merge_into_equals_merge() -> None:
+    check_merge_into(lambda m, a, b: m.merge_into(a, b))
+
+
+def overwriting_merge_into(m: CustomerSummary, a: Any, b: Any) -> Any:
+    """Broken: b's periods overwrite a's words instead of being OR-ed in."""
+    rows = np.searchsorted(a.customer_id, b.customer_id)
+    if len(a) == 0 or len(b) == 0 or b.active.shape[1] == 0:
+        return m.merge(a, b)
+    if not np.array_equal(a.customer_id[np.minimum(rows, len(a) - 1)], b.customer_id):
+        return m.merge(a, b)
+    start = b.word_origin - a.word_origin
+    if start < 0 or start + b.active.shape[1] > a.active.shape[1]:
+        return m.merge(a, b)
+    merged = m.merge(a, b)
+    a.active[rows, start : start + b.active.shape[1]] = b.active
+    return attrs.evolve(merged, active=a.active)
+
+
+def test_merge_into_negative_control() -> None:
+    with pytest.raises(AssertionError):
+        check_merge_into(overwriting_merge_into)

@@ -2,11 +2,11 @@
 
 Each batch is validated by the loader of the metrics' input kind (``errors="raise"`` stops at the
 first bad row, naming file, batch and row; ``"quarantine"`` leaves bad rows out and counts them),
-then folded into the metrics' states. With ``workers > 1`` batches are updated in worker
-processes and each batch's states are merged into one running state per metric, in batch
-order: memory holds the batches in flight plus one state per metric, and the merges associate
-as in the serial run (``merge(merge(s0, s1), s2)``), so every state equals the serial run's bit
-for bit.
+then each batch's own states (``update(init(), batch)``) are merged into one running state per
+metric, in batch order, with the metric's ``merge_into`` (which may update the running state in
+place). With ``workers > 1`` the batches are updated in worker processes; memory holds the
+batches in flight plus one state per metric, and the merges associate as in the serial run
+(``merge(merge(s0, s1), s2)``), so every state equals the serial run's bit for bit.
 
 Examples
 --------
@@ -41,7 +41,7 @@ from stickykit.io.quarantine import MAX_REASONS, LoadResult, ReadSummary, Reason
 from stickykit.io.validate import Violation
 from stickykit.metrics.base import Metric
 
-__all__ = ["BatchRun", "run_batches"]
+__all__ = ["BatchRun", "merge_into", "run_batches"]
 
 #: The frame each input kind is loaded into, as messages name it.
 RECORD_NAMES = {"events": "EventFrame", "survey": "SurveyFrame", "customers": "CustomerFrame"}
@@ -213,13 +213,31 @@ def _update(
     if len(frame) == 0:
         return states, summary
     try:
-        # one state at a time replaced in the list, so that memory never holds the old and
-        # the new states of every metric at once
+        # the batch's own state merged into the running one, which this run owns (so a
+        # metric may merge it in place), one metric at a time
         for k, metric in enumerate(metrics):
-            states[k] = metric.update(states[k], frame)
+            states[k] = merge_into(metric, states[k], metric.update(metric.init(), frame))
     except ValidationError as exc:
         raise _reraise(exc, batch, rows, frame.first_row) from exc
     return states, summary
+
+
+def merge_into(metric: Metric, running: Any, state: Any) -> Any:
+    """``metric.merge(running, state)`` for a running state the caller owns.
+
+    Uses the metric's ``merge_into`` when it has one (it may update ``running`` in place);
+    a metric written against the bare protocol merges as usual.
+
+    Examples
+    --------
+    >>> from stickykit.metrics.base import states_equal
+    >>> from stickykit.plugins.registry import get_metric
+    >>> nps = get_metric("nps")
+    >>> states_equal(merge_into(nps, nps.init(), nps.init()), nps.init())
+    True
+    """
+    own = getattr(metric, "merge_into", None)
+    return own(running, state) if own is not None else metric.merge(running, state)
 
 
 def _progress_bar(stream: BatchStream, enabled: bool | None) -> Any:
@@ -381,7 +399,7 @@ def _run_pool(
         nonlocal summary
         states, part = future.result()
         for k, (metric, state) in enumerate(zip(metrics, states, strict=True)):
-            running[k] = metric.merge(running[k], state)
+            running[k] = merge_into(metric, running[k], state)
         summary = summary.merge(part)
 
     context = multiprocessing.get_context("forkserver")

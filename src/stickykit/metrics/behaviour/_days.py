@@ -36,6 +36,7 @@ from stickykit.core.periods import period_index, period_of
 from stickykit.errors import InsufficientDataError
 from stickykit.frames import EventFrame
 from stickykit.metrics.base import MetricBase, check_fingerprints
+from stickykit.metrics.behaviour._purchases import merge_summaries
 from stickykit.metrics.behaviour.summary import (
     CustomerSummary,
     CustomerSummaryState,
@@ -125,12 +126,13 @@ class DaySummaryMetric(MetricBase):
         """Union of customers by id, OR of their active days."""
         check_fingerprints(self.name, a, b)
         check_fingerprints(self.name, a, self.init())
-        summary = self.summary()
-        inner = summary.fingerprint
-        merged = summary.merge(
-            attrs.evolve(a, fingerprint=inner), attrs.evolve(b, fingerprint=inner)
-        )
-        return attrs.evolve(merged, fingerprint=self.fingerprint)
+        return merge_summaries(self.summary(), a, b, self.fingerprint)
+
+    def merge_into(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
+        """``merge(a, b)``, updating ``a`` in place when it can (see ``CustomerSummary``)."""
+        check_fingerprints(self.name, a, b)
+        check_fingerprints(self.name, a, self.init())
+        return merge_summaries(self.summary(), a, b, self.fingerprint, into=True)
 
 
 def active_days(

@@ -129,11 +129,20 @@ def summarise_purchases(summary: CustomerSummary, frame: EventFrame) -> Customer
 
 
 def merge_summaries(
-    summary: CustomerSummary, a: CustomerSummaryState, b: CustomerSummaryState, fingerprint: str
+    summary: CustomerSummary,
+    a: CustomerSummaryState,
+    b: CustomerSummaryState,
+    fingerprint: str,
+    *,
+    into: bool = False,
 ) -> CustomerSummaryState:
-    """``summary.merge`` of two states that carry ``fingerprint`` (the outer metric's)."""
+    """``summary.merge`` of two states that carry ``fingerprint`` (the outer metric's).
+
+    ``into=True`` uses ``summary.merge_into``, which may update ``a``'s arrays in place.
+    """
     inner = summary.fingerprint
-    merged = summary.merge(attrs.evolve(a, fingerprint=inner), attrs.evolve(b, fingerprint=inner))
+    merge = summary.merge_into if into else summary.merge
+    merged = merge(attrs.evolve(a, fingerprint=inner), attrs.evolve(b, fingerprint=inner))
     return attrs.evolve(merged, fingerprint=fingerprint)
 
 
@@ -171,6 +180,12 @@ class PurchaseSummaryMetric(MetricBase):
         check_fingerprints(self.name, a, b)
         check_fingerprints(self.name, a, self.init())
         return merge_summaries(self.summary(), a, b, self.fingerprint)
+
+    def merge_into(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
+        """``merge(a, b)``, updating ``a`` in place when it can (see ``CustomerSummary``)."""
+        check_fingerprints(self.name, a, b)
+        check_fingerprints(self.name, a, self.init())
+        return merge_summaries(self.summary(), a, b, self.fingerprint, into=True)
 
 
 def sorted_ties(
