@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stickykit.core._time import datetime_to_us, us_to_datetime
-from stickykit.core.arrays import dense_offsets, sorted_union, unique_codes
+from stickykit.core.arrays import dense_offsets, union_positions, unique_codes
 from stickykit.core.periods import Period, PeriodMapper, check_period
 from stickykit.core.threads import kernel_threads
 from stickykit.errors import InsufficientDataError, ValidationError
@@ -391,15 +391,6 @@ def _sorted_runs(keys: NDArray[np.int64]) -> list[NDArray[np.int64]]:
     return runs
 
 
-def _known_rows(a: CustomerSummaryState, b: CustomerSummaryState) -> NDArray[np.intp] | None:
-    """The rows of ``a`` holding ``b``'s customers, or ``None`` if some are not in ``a``."""
-    rows = np.searchsorted(a.customer_id, b.customer_id)
-    inside = rows < len(a)
-    if not inside.all() or not (a.customer_id[rows] == b.customer_id).all():
-        return None
-    return rows
-
-
 def resolve_as_of(state_last_us: NDArray[np.int64], as_of: dt.datetime | None) -> int:
     """``as_of`` in microseconds, by default just after the latest event.
 
@@ -547,22 +538,27 @@ class CustomerSummary(MetricBase):
     def merge(self, a: CustomerSummaryState, b: CustomerSummaryState) -> CustomerSummaryState:
         """Union of customers: min first, max last, summed counts and money, OR of periods.
 
-        When every customer of ``b`` is already in ``a`` (a batch merged into a running
-        state), ``a``'s rows keep their places and no union of ids is sorted.
+        The union of the ids and the rows of ``a`` and ``b`` in it come from one merge of the
+        two sorted id arrays (:func:`~stickykit.core.arrays.union_positions`).
         """
         self._check_pair(a, b)
         if len(b) == 0:
             return a
         if len(a) == 0:
             return b
-        ib = _known_rows(a, b)
-        ia: NDArray[np.intp] | slice
-        if ib is not None:
-            ids, ia = a.customer_id.copy(), slice(None)
-        else:
-            ids = sorted_union(a.customer_id, b.customer_id)
-            ia = np.searchsorted(ids, a.customer_id)
-            ib = np.searchsorted(ids, b.customer_id)
+        return self._merged(a, b, *union_positions(a.customer_id, b.customer_id))
+
+    def _merged(
+        self,
+        a: CustomerSummaryState,
+        b: CustomerSummaryState,
+        ids: NDArray[Any],
+        rows_of_a: NDArray[np.intp],
+        ib: NDArray[np.intp],
+    ) -> CustomerSummaryState:
+        """The merged state on the union ``ids``, where ``a`` and ``b`` sit at their rows."""
+        # every customer of b already in a: a's rows keep their places (a plain copy)
+        ia: NDArray[np.intp] | slice = slice(None) if len(ids) == len(a) else rows_of_a
         n = len(ids)
 
         def combine(x: NDArray[Any], y: NDArray[Any], fill: Any, op: Any) -> NDArray[Any]:
@@ -620,13 +616,13 @@ class CustomerSummary(MetricBase):
         self._check_pair(a, b)
         if len(a) == 0 or len(b) == 0:
             return self.merge(a, b)
-        ib = _known_rows(a, b)
+        ids, rows_of_a, ib = union_positions(a.customer_id, b.customer_id)
         b_words = b.active.shape[1]
         start = b.word_origin - a.word_origin
         inside = b_words == 0 or (start >= 0 and start + b_words <= a.active.shape[1])
         arrays = (a.first_us, a.last_us, a.n_events, a.monetary, a.active)
-        if ib is None or not inside or not all(x.flags.writeable for x in arrays):
-            return self.merge(a, b)
+        if len(ids) > len(a) or not inside or not all(x.flags.writeable for x in arrays):
+            return self._merged(a, b, ids, rows_of_a, ib)
         # each customer once in ib, so gather-combine-scatter is exact (no repeated index)
         a.first_us[ib] = np.minimum(a.first_us[ib], b.first_us)
         a.last_us[ib] = np.maximum(a.last_us[ib], b.last_us)
