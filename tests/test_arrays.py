@@ -25,7 +25,8 @@ def check_union(union: Union) -> None:
         ids, ia, ib = union(a, b)
         assert ids.tolist() == np.union1d(a, b).tolist() == sorted_union(a, b).tolist()
         assert ids[ia].tolist() == a.tolist() and ids[ib].tolist() == b.tolist()
-        assert (len(ids) == len(a)) == set(b.tolist()) <= set(a.tolist())
+        b_in_a = set(b.tolist()) <= set(a.tolist())
+        assert (len(ids) == len(a)) == b_in_a
 
     prop()
 
