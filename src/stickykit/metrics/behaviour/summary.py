@@ -376,7 +376,7 @@ def _pack(
 def _sorted_runs(keys: NDArray[np.int64]) -> list[NDArray[np.int64]]:
     """``keys`` cut into consecutive parts, each sorted in place.
 
-    Large arrays are cut into one part per thread (:func:`~stickykit.core.threads.kernel_threads`)
+    Large arrays are cut into one part per thread (``kernel_threads``)
     and sorted in parallel (numpy releases the GIL while it sorts); the bitmask only needs
     each part sorted, as a cell split between parts is OR-ed in from each.
     """
@@ -539,7 +539,7 @@ class CustomerSummary(MetricBase):
         """Union of customers: min first, max last, summed counts and money, OR of periods.
 
         The union of the ids and the rows of ``a`` and ``b`` in it come from one merge of the
-        two sorted id arrays (:func:`~stickykit.core.arrays.union_positions`).
+        two sorted id arrays (``stickykit.core.arrays.union_positions``).
         """
         self._check_pair(a, b)
         if len(b) == 0:

@@ -83,7 +83,7 @@ _NO_TIME = int(np.iinfo(np.int64).min)
 #: overhead small (1 << 20 measured fastest from 1 << 16 to 1 << 21; see benchmarks/).
 BLOCK_ROWS = 1 << 20
 #: Columns of at least this many answers are counted by several threads (see
-#: :func:`stickykit.core.threads.kernel_threads`).
+#: ``stickykit.core.threads.kernel_threads``).
 THREAD_MIN_ROWS = 1 << 24
 #: The label columns a survey metric can group by.
 GROUP_COLUMNS = ("wave", "segment", "instrument", "customer_id")
