@@ -398,8 +398,9 @@ def _run_pool(
         # in batch order, into one running state per metric: merge(merge(s0, s1), s2)...
         nonlocal summary
         states, part = future.result()
-        for k, (metric, state) in enumerate(zip(metrics, states, strict=True)):
-            running[k] = merge_into(metric, running[k], state)
+        for k, metric in enumerate(metrics):
+            running[k] = merge_into(metric, running[k], states[k])
+            states[k] = None  # the batch's state, merged: freed before the next metric's merge
         summary = summary.merge(part)
 
     context = multiprocessing.get_context("forkserver")
@@ -407,10 +408,10 @@ def _run_pool(
         try:
             for batch in batches:
                 pending.append(pool.submit(_update, metrics, None, batch, options))
-                # about one batch per worker in flight: each holds its columns and, once
+                # at most one batch per worker in flight: each holds its columns and, once
                 # done, its states until merged (more in flight did not run faster, but
-                # held more memory)
-                while len(pending) > workers:
+                # held more memory; the merges in this process set the pace)
+                while len(pending) >= workers:
                     collect(pending.popleft())
             while pending:
                 collect(pending.popleft())
