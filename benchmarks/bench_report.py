@@ -13,7 +13,7 @@ folder (a temporary one unless ``--dir`` is given; ``--keep`` keeps it):
   (``n / 20``), each customer acquired at a uniform instant in 36 months from 2021-01-01 UTC,
   each event for a customer drawn with a skewed weight (``floor(customers * u**2)``) at a
   uniform instant between that customer's acquisition and the end of the 36 months, with a
-  log-normal amount rounded to cents; columns ``event_id, customer_id, timestamp, amount``,
+  log-normal amount rounded to cents (``bench_behaviour.make_events``); columns ``event_id, customer_id, timestamp, amount``,
   times in UTC (``...Z``).
 - ``survey.csv`` (or ``.parquet``): ``--survey-n`` answers (10^6), columns ``respondent_id``,
   ``nps`` (0-10, drawn with the answer shares of the bundled NPSgame survey, NPS about +53),
@@ -46,36 +46,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import machine
+from bench_behaviour import START, make_events  # the same event generator
 
-START = np.datetime64("2021-01-01T00:00:00", "us")
-SPAN_US = int((np.datetime64("2024-01-01T00:00:00", "us") - START) / np.timedelta64(1, "us"))
-BLOCK = 1 << 20
 # shares of the scores 0..10 in the bundled NPSgame survey (rounded; NPS about +53)
 NPS_SHARES = np.array([0.0, 0.6, 0.4, 0.5, 0.7, 2.9, 3.6, 7.8, 21.2, 18.3, 43.9])
-
-
-def make_events(n: int, customers: int, seed: int) -> dict[str, np.ndarray]:
-    """The seeded synthetic events (see the module docstring)."""
-    rng = np.random.default_rng(seed)
-    acquired = rng.integers(0, SPAN_US, customers)
-    ids = rng.permutation(customers).astype(np.int64)
-    customer_id = np.empty(n, dtype=np.int64)
-    micros = np.empty(n, dtype=np.int64)
-    amount = np.empty(n, dtype=np.float64)
-    for start in range(0, n, BLOCK):
-        stop = min(n, start + BLOCK)
-        size = stop - start
-        who = np.floor(customers * rng.random(size) ** 2).astype(np.int64)
-        first = acquired[who]
-        micros[start:stop] = first + (rng.random(size) * (SPAN_US - first)).astype(np.int64)
-        customer_id[start:stop] = ids[who]
-        amount[start:stop] = np.round(rng.lognormal(3.0, 0.8, size), 2)
-    return {
-        "event_id": np.arange(n, dtype=np.int64),
-        "customer_id": customer_id,
-        "timestamp": (micros + START.astype(np.int64)).astype("datetime64[us]"),
-        "amount": amount,
-    }
 
 
 def make_survey(n: int, seed: int) -> dict[str, np.ndarray]:

@@ -66,6 +66,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from stickykit.core.schema import SOURCE_FIELDS
 from stickykit.errors import MissingDependencyError, StickykitError
 
 __all__ = ["main"]
@@ -73,30 +74,6 @@ __all__ = ["main"]
 _Kind = Literal["events", "survey", "customers"]
 _KINDS: tuple[_Kind, ...] = ("events", "survey", "customers")
 
-# the fields of each kind of file (the columns= fields of the loaders)
-_FIELDS: Mapping[_Kind, tuple[str, ...]] = {
-    "events": (
-        "event_id",
-        "customer_id",
-        "timestamp",
-        "kind",
-        "amount",
-        "quantity",
-        "order_id",
-        "currency",
-    ),
-    "survey": (
-        "respondent_id",
-        "customer_id",
-        "instrument",
-        "answered_at",
-        "weight",
-        "wave",
-        "segment",
-        "comment",
-    ),
-    "customers": ("customer_id", "acquired_at", "segment"),
-}
 _REQUIRED: Mapping[_Kind, tuple[str, ...]] = {
     "events": ("customer_id", "timestamp"),
     "survey": (),
@@ -268,7 +245,7 @@ def _plans(
     ``groups`` are (label, entries) in rising precedence (the config file, then ``--map``);
     within a group a ``KIND.FIELD`` entry wins over a ``FIELD`` entry.
     """
-    every_field = sorted({f for k in _KINDS for f in _FIELDS[k]})
+    every_field = sorted({f for k in _KINDS for f in SOURCE_FIELDS[k]})
     fields: dict[_Kind, dict[str, str]] = {k: {} for k in kinds}
     renames: dict[_Kind, dict[str, str]] = {k: {} for k in kinds}
     origins: dict[_Kind, dict[str, str]] = {k: {} for k in kinds}
@@ -288,17 +265,17 @@ def _plans(
         origin = f"--by {column}" if label == "--by" else f"{label} {name}={column}"
         for kind in targets:
             origins[kind][field] = origin
-            if field in _FIELDS[kind]:
+            if field in SOURCE_FIELDS[kind]:
                 fields[kind][field] = column
                 applied = True
             elif kind == "survey" and field not in every_field:
-                near = _suggest(field, _FIELDS["survey"])
+                near = _suggest(field, SOURCE_FIELDS["survey"])
                 if near:
                     raise _CommandError(f"{label} {name}: not a survey field{near}")
                 renames[kind][field] = column  # an answer item read from another column
                 applied = True
         if not applied:
-            names = sorted({f for k in targets for f in _FIELDS[k]})
+            names = sorted({f for k in targets for f in SOURCE_FIELDS[k]})
             raise _CommandError(
                 f"{label} {name}: not a field of {' or '.join(targets)} data "
                 f"(fields: {', '.join(names)}){_suggest(field, names)}"
@@ -519,7 +496,7 @@ def _load_file(
                 f"{path}: no column {column!r} (columns: {_listed(header)}); "
                 f"use --map {field}=COLUMN"
             )
-    field_columns = {plan.source(f) for f in _FIELDS[kind]} & present
+    field_columns = {plan.source(f) for f in SOURCE_FIELDS[kind]} & present
     infer = kind == "survey" and items is None
     if all_columns or infer:
         columns = list(header)
@@ -531,7 +508,7 @@ def _load_file(
     if _n_rows(source) == 0:
         raise _CommandError(f"{path}: no data rows, only a header line")
     if infer:
-        taken = {plan.source(f) for f in _FIELDS["survey"]} | set(plan.renames)
+        taken = {plan.source(f) for f in SOURCE_FIELDS["survey"]} | set(plan.renames)
         known = _known_items()
         wanted_items = list(plan.renames) + [
             name

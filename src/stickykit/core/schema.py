@@ -18,10 +18,36 @@ from typing import Any, Final, Literal
 
 import attrs
 
-__all__ = ["COLUMN", "ColumnKind", "ColumnSpec", "column", "columns"]
+__all__ = ["COLUMN", "SOURCE_FIELDS", "ColumnKind", "ColumnSpec", "column", "columns"]
 
 #: The attrs ``metadata`` key under which a field's :class:`ColumnSpec` is stored.
 COLUMN: Final = "stickykit.column"
+
+#: The fields a source of each input kind may name (the ``columns=`` fields of its loader:
+#: the record's fields, a survey's items aside).
+SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "events": (
+        "event_id",
+        "customer_id",
+        "timestamp",
+        "kind",
+        "amount",
+        "quantity",
+        "order_id",
+        "currency",
+    ),
+    "survey": (
+        "respondent_id",
+        "customer_id",
+        "instrument",
+        "answered_at",
+        "weight",
+        "wave",
+        "segment",
+        "comment",
+    ),
+    "customers": ("customer_id", "acquired_at", "segment"),
+}
 
 ColumnKind = Literal["id", "time", "money", "count", "weight", "label", "text", "answers"]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from stickykit.core._time import datetime_to_us
 from stickykit.core.records import Customer, Event, Survey
+from stickykit.core.schema import SOURCE_FIELDS
 from stickykit.engine.pool import pool_states
 from stickykit.engine.serial import fold
 from stickykit.engine.stream import RECORD_NAMES, BatchRun, loader_of, run_batches
@@ -56,31 +57,6 @@ def _resolve(metrics: Any, registry: Registry | None) -> tuple[list[Metric], boo
     return resolved, single
 
 
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "events": (
-        "event_id",
-        "customer_id",
-        "timestamp",
-        "kind",
-        "amount",
-        "quantity",
-        "order_id",
-        "currency",
-    ),
-    "survey": (
-        "respondent_id",
-        "customer_id",
-        "instrument",
-        "answered_at",
-        "weight",
-        "wave",
-        "segment",
-        "comment",
-    ),
-    "customers": ("customer_id", "acquired_at", "segment"),
-}
-
-
 def _load_kwargs(
     kind: str, metrics: Sequence[Metric], columns: Mapping[str, str] | None, tz: Any
 ) -> dict[str, Any]:
@@ -99,7 +75,7 @@ def _load_kwargs(
 
 def _wanted(kind: str, kwargs: Mapping[str, Any]) -> set[str]:
     names = kwargs.get("columns") or {}
-    return {names.get(f, f) for f in _FIELDS[kind]} | set(kwargs.get("items", ()))
+    return {names.get(f, f) for f in SOURCE_FIELDS[kind]} | set(kwargs.get("items", ()))
 
 
 def _is_dask(source: Any) -> bool:
